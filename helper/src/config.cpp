@@ -1,0 +1,246 @@
+/*
+ * config.cpp
+ *     INI parsing and validation of the helper's configuration. See config.h for the format.
+ *     Every error names the file, the line and the key, so a DBA can fix it without guessing.
+ */
+#include "config.h"
+
+#include <pwd.h>
+#include <sys/un.h>
+
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "protocol.h"
+
+namespace pg_ark {
+
+namespace {
+
+std::string Trim(const std::string &text) {
+    size_t begin = text.find_first_not_of(" \t\r");
+    if (begin == std::string::npos) return "";
+    size_t end = text.find_last_not_of(" \t\r");
+    return text.substr(begin, end - begin + 1);
+}
+
+struct PendingCluster {
+    ClusterConfig config;
+    int line = 0;
+    std::optional<CompressType> compress_type;
+    std::optional<int> compress_level;
+};
+
+class Parser {
+  public:
+    explicit Parser(std::string file_name) : file_(std::move(file_name)) {}
+
+    Result<Config> Parse(const std::string &text);
+
+  private:
+    Status Error(int line, const std::string &message) const {
+        return Status(ErrorKind::invalid_argument, fmt::format("{}:{}: {}", file_, line, message));
+    }
+    Status BadValue(int line, const std::string &key, const std::string &value,
+                    const std::string &expected) const {
+        return Error(line, fmt::format("invalid value \"{}\" for key \"{}\": expected {}", value,
+                                       key, expected));
+    }
+    Status SetGlobal(int line, const std::string &key, const std::string &value);
+    Status SetCluster(int line, PendingCluster &cluster, const std::string &key,
+                      const std::string &value);
+    Status ParseCompressType(int line, const std::string &key, const std::string &value,
+                             CompressType *out) const;
+    Status ParseCompressLevel(int line, const std::string &key, const std::string &value,
+                              int *out) const;
+    Status ParseAbsolutePath(int line, const std::string &key, const std::string &value,
+                             std::string *out) const;
+    Status ParseUsers(int line, const std::string &key, const std::string &value);
+
+    std::string file_;
+    Config config_;
+    std::map<std::string, PendingCluster> clusters_;
+};
+
+Status Parser::ParseCompressType(int line, const std::string &key, const std::string &value,
+                                 CompressType *out) const {
+    if (value == "zstd") *out = CompressType::zstd;
+    else if (value == "none") *out = CompressType::none;
+    else return BadValue(line, key, value, "\"zstd\" or \"none\"");
+    return Status::Ok();
+}
+
+Status Parser::ParseCompressLevel(int line, const std::string &key, const std::string &value,
+                                  int *out) const {
+    size_t used = 0;
+    int level = 0;
+    try {
+        level = std::stoi(value, &used);
+    } catch (const std::exception &) {
+        used = 0;
+    }
+    if (used != value.size() || value.empty() || level < 1 || level > 19)
+        return BadValue(line, key, value, "an integer from 1 to 19");
+    *out = level;
+    return Status::Ok();
+}
+
+Status Parser::ParseAbsolutePath(int line, const std::string &key, const std::string &value,
+                                 std::string *out) const {
+    if (value.empty() || value.front() != '/')
+        return BadValue(line, key, value, "an absolute path");
+    *out = value;
+    while (out->size() > 1 && out->back() == '/') out->pop_back();
+    return Status::Ok();
+}
+
+Status Parser::ParseUsers(int line, const std::string &key, const std::string &value) {
+    std::stringstream list(value);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+        item = Trim(item);
+        if (item.empty()) return BadValue(line, key, value, "a comma-separated list of users");
+        if (item.find_first_not_of("0123456789") == std::string::npos && item.size() < 10) {
+            config_.allowed_uids.push_back(static_cast<uid_t>(std::stoul(item)));
+            continue;
+        }
+        struct passwd entry, *found = nullptr;
+        char buffer[4096];
+        if (getpwnam_r(item.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || found == nullptr)
+            return Error(line, fmt::format("unknown user \"{}\" in key \"{}\"", item, key));
+        config_.allowed_uids.push_back(found->pw_uid);
+    }
+    return Status::Ok();
+}
+
+Status Parser::SetGlobal(int line, const std::string &key, const std::string &value) {
+    if (key == "repo-path") return ParseAbsolutePath(line, key, value, &config_.repo_path);
+    if (key == "socket-path") {
+        PG_ARK_RETURN_IF_ERROR(ParseAbsolutePath(line, key, value, &config_.socket_path));
+        if (config_.socket_path.size() >= sizeof(((sockaddr_un *)nullptr)->sun_path))
+            return BadValue(line, key, value, "a path shorter than 108 bytes");
+        return Status::Ok();
+    }
+    if (key == "log-path") return ParseAbsolutePath(line, key, value, &config_.log_path);
+    if (key == "compress-type") return ParseCompressType(line, key, value, &config_.compression.type);
+    if (key == "compress-level")
+        return ParseCompressLevel(line, key, value, &config_.compression.level);
+    if (key == "log-level") {
+        if (!ParseLogLevel(value, &config_.log_level))
+            return BadValue(line, key, value, "one of error, warn, info, debug");
+        return Status::Ok();
+    }
+    if (key == "allowed-users") return ParseUsers(line, key, value);
+    return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
+}
+
+Status Parser::SetCluster(int line, PendingCluster &cluster, const std::string &key,
+                          const std::string &value) {
+    if (key == "pgdata") return ParseAbsolutePath(line, key, value, &cluster.config.pgdata);
+    if (key == "compress-type") {
+        CompressType type;
+        PG_ARK_RETURN_IF_ERROR(ParseCompressType(line, key, value, &type));
+        cluster.compress_type = type;
+        return Status::Ok();
+    }
+    if (key == "compress-level") {
+        int level;
+        PG_ARK_RETURN_IF_ERROR(ParseCompressLevel(line, key, value, &level));
+        cluster.compress_level = level;
+        return Status::Ok();
+    }
+    return Error(line, fmt::format("unknown key \"{}\" in section [{}]", key, cluster.config.name));
+}
+
+Result<Config> Parser::Parse(const std::string &text) {
+    config_.path = file_;
+    std::istringstream input(text);
+    std::string raw;
+    int line = 0;
+    std::string section;
+    int global_line = 0;
+    std::set<std::pair<std::string, std::string>> seen_keys;
+
+    while (std::getline(input, raw)) {
+        line++;
+        std::string content = Trim(raw);
+        if (content.empty() || content[0] == '#' || content[0] == ';') continue;
+        if (content.front() == '[') {
+            if (content.back() != ']') return Error(line, "section header without closing \"]\"");
+            section = Trim(content.substr(1, content.size() - 2));
+            if (section == "global") {
+                if (global_line != 0) return Error(line, "duplicate section [global]");
+                global_line = line;
+                continue;
+            }
+            if (!wire::IsValidClusterName(section.c_str()))
+                return Error(line, fmt::format("invalid section name [{}]: cluster names are 1 to "
+                                               "63 letters, digits, '_' or '-'",
+                                               section));
+            if (clusters_.count(section)) return Error(line, fmt::format("duplicate section [{}]", section));
+            clusters_[section].config.name = section;
+            clusters_[section].line = line;
+            continue;
+        }
+        size_t equals = content.find('=');
+        if (equals == std::string::npos)
+            return Error(line, fmt::format("expected \"key = value\", found \"{}\"", content));
+        std::string key = Trim(content.substr(0, equals));
+        std::string value = Trim(content.substr(equals + 1));
+        if (section.empty()) return Error(line, fmt::format("key \"{}\" outside of any section", key));
+        if (!seen_keys.insert({section, key}).second)
+            return Error(line, fmt::format("duplicate key \"{}\" in section [{}]", key, section));
+        if (section == "global")
+            PG_ARK_RETURN_IF_ERROR(SetGlobal(line, key, value));
+        else
+            PG_ARK_RETURN_IF_ERROR(SetCluster(line, clusters_[section], key, value));
+    }
+
+    if (config_.repo_path.empty())
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("{}: missing required key \"repo-path\" in section [global]", file_));
+    for (auto &[name, pending] : clusters_) {
+        if (pending.config.pgdata.empty())
+            return Error(pending.line,
+                         fmt::format("missing required key \"pgdata\" in section [{}]", name));
+        pending.config.compression = config_.compression;
+        if (pending.compress_type) pending.config.compression.type = *pending.compress_type;
+        if (pending.compress_level) pending.config.compression.level = *pending.compress_level;
+        config_.clusters[name] = pending.config;
+    }
+    return config_;
+}
+
+}  // namespace
+
+const char *CompressTypeName(CompressType type) {
+    return type == CompressType::zstd ? "zstd" : "none";
+}
+
+Result<const ClusterConfig *> Config::Cluster(const std::string &name) const {
+    auto found = clusters.find(name);
+    if (found == clusters.end())
+        return Status(ErrorKind::not_found,
+                      fmt::format("cluster \"{}\" has no section in configuration file \"{}\"", name,
+                                  path));
+    return &found->second;
+}
+
+Result<Config> ParseConfig(const std::string &text, const std::string &file_name) {
+    return Parser(file_name).Parse(text);
+}
+
+Result<Config> LoadConfig(const std::string &path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file)
+        return ErrnoStatus(errno, fmt::format("could not open configuration file \"{}\"", path));
+    std::stringstream text;
+    text << file.rdbuf();
+    if (file.bad())
+        return ErrnoStatus(errno, fmt::format("could not read configuration file \"{}\"", path));
+    return ParseConfig(text.str(), path);
+}
+
+}  // namespace pg_ark

@@ -1,0 +1,74 @@
+/*
+ * config.h
+ *     The helper's INI configuration: a [global] section and one section per PostgreSQL cluster.
+ *
+ *     [global]
+ *     repo-path = /var/lib/pg_ark
+ *     socket-path = /run/pg_ark/pg_ark.sock
+ *     compress-type = zstd          # zstd | none
+ *     compress-level = 1            # 1..19
+ *     log-level = info              # error | warn | info | debug
+ *     log-path = /var/log/pg_ark.log  # optional; stderr when unset
+ *     allowed-users = backup,1001   # optional; extra users that may use the socket
+ *
+ *     [main]
+ *     pgdata = /var/lib/postgresql/15/main
+ *     compress-level = 3            # compress-type and compress-level may be overridden
+ *
+ * Unknown sections' keys, unknown keys, duplicates and bad values are errors naming the file,
+ * line and key.
+ */
+#ifndef PG_ARK_HELPER_CONFIG_H
+#define PG_ARK_HELPER_CONFIG_H
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "log.h"
+#include "status.h"
+
+namespace pg_ark {
+
+enum class CompressType { none = 0, zstd = 1 };
+
+const char *CompressTypeName(CompressType type);
+
+struct Compression {
+    CompressType type = CompressType::zstd;
+    int level = 1;
+};
+
+struct ClusterConfig {
+    std::string name;
+    std::string pgdata;
+    Compression compression;
+};
+
+struct Config {
+    std::string path; /* the file it came from, for messages */
+    std::string repo_path;
+    std::string socket_path = "/run/pg_ark/pg_ark.sock";
+    std::string log_path;
+    LogLevel log_level = LogLevel::info;
+    Compression compression;
+    std::vector<uid_t> allowed_uids;
+    std::map<std::string, ClusterConfig> clusters;
+
+    /* The named cluster's section, or not_found naming the file. */
+    Result<const ClusterConfig *> Cluster(const std::string &name) const;
+};
+
+constexpr const char *kDefaultConfigPath = "/etc/pg_ark.conf";
+
+/* Parses INI text; file_name is used in messages only. */
+Result<Config> ParseConfig(const std::string &text, const std::string &file_name);
+
+/* Reads and parses a file. */
+Result<Config> LoadConfig(const std::string &path);
+
+}  // namespace pg_ark
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * main.cpp
+ *     The pg_ark command line: `server` (the daemon) and the commands that work directly on the
+ *     repository with no daemon running (init, archive-get).
+ *
+ * Exit statuses come from the shared error table (common/error_kind.h), except archive-get,
+ * whose statuses follow restore_command's contract (see RunArchiveGet).
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "config.h"
+#include "log.h"
+#include "repository.h"
+#include "server.h"
+#include "wal_store.h"
+
+namespace pg_ark {
+
+namespace {
+
+/* restore_command: 1 tells PostgreSQL "not archived"; > 125 makes recovery stop (FATAL). */
+constexpr int kArchiveGetMissing = 1;
+constexpr int kArchiveGetFailed = 126;
+
+int Fail(const Status &status) {
+    std::cerr << "pg_ark: " << status.message() << std::endl;
+    return ErrorKindExitStatus(status.kind());
+}
+
+Result<Config> LoadAndApply(const std::string &path) {
+    auto config = LoadConfig(path);
+    if (!config.ok()) return config;
+    SetLogLevel(config->log_level);
+    return config;
+}
+
+Status MakeDirectoryTree(const std::string &path) {
+    for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+        std::string prefix = path.substr(0, slash);
+        if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST)
+            return ErrnoStatus(errno, fmt::format("could not create directory \"{}\"", prefix));
+        if (slash == std::string::npos) return Status::Ok();
+    }
+}
+
+int RunServer(const std::string &config_path) {
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) return Fail(config.status());
+    if (!config->log_path.empty() && !SetLogFile(config->log_path))
+        return Fail(ErrnoStatus(errno, fmt::format("could not open log file \"{}\"", config->log_path)));
+    Log(LogLevel::info, "pg_ark {} server starting with configuration \"{}\"", PG_ARK_VERSION,
+        config_path);
+    Status status = RunServerUntilSignalled(std::move(*config));
+    if (!status.ok()) {
+        Log(LogLevel::error, "{}", status.message());
+        return ErrorKindExitStatus(status.kind());
+    }
+    return 0;
+}
+
+int RunInit(const std::string &config_path, const std::string &cluster_name) {
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) return Fail(config.status());
+    auto cluster = config->Cluster(cluster_name);
+    if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
+    auto identity = ReadClusterIdentity((*cluster)->pgdata);
+    if (!identity.ok()) return Fail(identity.status());
+    Status made = MakeDirectoryTree(config->repo_path);
+    if (!made.ok()) return Fail(made);
+    Repository repository(MakePosixStorage(config->repo_path));
+    auto created = repository.InitCluster(cluster_name, *identity);
+    if (!created.ok()) return Fail(created.status());
+    std::cout << fmt::format("cluster \"{}\" {} in repository \"{}\" (system identifier {}, "
+                             "PostgreSQL {})",
+                             cluster_name, *created ? "initialized" : "was already initialized",
+                             config->repo_path, identity->system_identifier, identity->pg_version)
+              << std::endl;
+    return 0;
+}
+
+/*
+ * Called by PostgreSQL as restore_command. Anything but "the repository does not have it" is a
+ * loud failure that stops recovery: treating an unreadable or corrupt file as missing would let
+ * PostgreSQL end recovery early and promote without the rest of the WAL.
+ */
+int RunArchiveGet(const std::string &config_path, const std::string &cluster_name,
+                  const std::string &wal_name, const std::string &destination) {
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) {
+        std::cerr << "pg_ark: " << config.status().message() << std::endl;
+        return kArchiveGetFailed;
+    }
+    auto cluster = config->Cluster(cluster_name);
+    if (!cluster.ok()) {
+        std::cerr << "pg_ark: " << cluster.status().message() << std::endl;
+        return kArchiveGetFailed;
+    }
+    Repository repository(MakePosixStorage(config->repo_path));
+    WalStore store(&repository);
+    Status status = store.Get(cluster_name, wal_name, destination);
+    if (status.ok()) {
+        Log(LogLevel::debug, "restored \"{}\" to \"{}\"", wal_name, destination);
+        return 0;
+    }
+    if (status.kind() == ErrorKind::not_found) {
+        Log(LogLevel::debug, "{}", status.message());
+        return kArchiveGetMissing;
+    }
+    std::cerr << "pg_ark: could not restore WAL file \"" << wal_name << "\": " << status.message()
+              << std::endl;
+    return kArchiveGetFailed;
+}
+
+}  // namespace
+
+int Main(int argc, char **argv) {
+    CLI::App app{"pg_ark: PostgreSQL backup and recovery helper"};
+    app.require_subcommand(1);
+    std::string config_path = kDefaultConfigPath;
+    std::string cluster;
+
+    auto *server = app.add_subcommand("server", "Run the helper daemon on its Unix socket");
+    server->add_option("--config", config_path, "Configuration file")->capture_default_str();
+
+    auto *init = app.add_subcommand("init", "Register a cluster in the repository (idempotent)");
+    init->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    init->add_option("--cluster", cluster, "Cluster section name")->required();
+
+    std::string wal_name, destination;
+    auto *archive_get = app.add_subcommand(
+        "archive-get", "Restore one WAL file (restore_command: archive-get ... %f %p)");
+    archive_get->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    archive_get->add_option("--cluster", cluster, "Cluster section name")->required();
+    archive_get->add_option("wal-file", wal_name, "WAL file name (%f)")->required();
+    archive_get->add_option("destination", destination, "Path to write it to (%p)")->required();
+
+    auto *version = app.add_subcommand("version", "Print the version");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        int rc = app.exit(e);
+        /* archive-get's caller is PostgreSQL: a usage error must stop recovery, not end it. */
+        if (rc != 0 && archive_get->parsed()) return kArchiveGetFailed;
+        return rc == 0 ? 0 : ErrorKindExitStatus(ErrorKind::invalid_argument);
+    }
+
+    if (server->parsed()) return RunServer(config_path);
+    if (init->parsed()) return RunInit(config_path, cluster);
+    if (archive_get->parsed()) return RunArchiveGet(config_path, cluster, wal_name, destination);
+    if (version->parsed()) {
+        std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
+        return 0;
+    }
+    return ErrorKindExitStatus(ErrorKind::invalid_argument);
+}
+
+}  // namespace pg_ark
+
+int main(int argc, char **argv) { return pg_ark::Main(argc, argv); }

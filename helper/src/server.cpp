@@ -1,0 +1,306 @@
+/*
+ * server.cpp
+ *     The helper daemon: socket setup, peer-credential checks, one thread per connection, and
+ *     the request dispatcher. See server.h for the guarantees.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "frame_io.h"
+#include "log.h"
+
+namespace pg_ark {
+
+namespace {
+
+constexpr int kIdleTimeoutMs = 300 * 1000;  /* a client may keep a connection between requests */
+constexpr int kFrameTimeoutMs = 30 * 1000;  /* once a frame starts, it must finish */
+constexpr int kReplyTimeoutMs = 30 * 1000;
+
+std::string Directory(const std::string &path) {
+    size_t slash = path.rfind('/');
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+/* The socket directory is the first gate: it must be ours and closed to everybody else. */
+Status PrepareSocketDirectory(const std::string &directory) {
+    if (mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST)
+        return ErrnoStatus(errno, fmt::format("could not create socket directory \"{}\"", directory));
+    struct stat st;
+    if (lstat(directory.c_str(), &st) != 0)
+        return ErrnoStatus(errno, fmt::format("could not stat socket directory \"{}\"", directory));
+    if (!S_ISDIR(st.st_mode))
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("socket directory \"{}\" is not a directory", directory));
+    if (st.st_uid != geteuid() || (st.st_mode & 0077) != 0)
+        return Status(ErrorKind::permission_denied,
+                      fmt::format("socket directory \"{}\" must be owned by the helper's user and "
+                                  "have mode 0700 (it has owner {} and mode {:04o})",
+                                  directory, st.st_uid, st.st_mode & 07777));
+    return Status::Ok();
+}
+
+double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Server::Server(Config config)
+    : config_(std::move(config)),
+      repository_(MakePosixStorage(config_.repo_path)),
+      wal_store_(&repository_) {}
+
+Server::~Server() {
+    if (listener_.valid()) unlink(config_.socket_path.c_str());
+}
+
+Status Server::Listen() {
+    PG_ARK_RETURN_IF_ERROR(PrepareSocketDirectory(Directory(config_.socket_path)));
+
+    struct stat st;
+    if (lstat(config_.socket_path.c_str(), &st) == 0) {
+        if (ConnectUnix(config_.socket_path).ok())
+            return Status(ErrorKind::conflict,
+                          fmt::format("another pg_ark server is already listening on \"{}\"",
+                                      config_.socket_path));
+        if (!S_ISSOCK(st.st_mode))
+            return Status(ErrorKind::conflict,
+                          fmt::format("\"{}\" exists and is not a socket", config_.socket_path));
+        unlink(config_.socket_path.c_str()); /* left behind by a killed server */
+    }
+
+    listener_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!listener_.valid()) return ErrnoStatus(errno, "could not create socket");
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    memcpy(address.sun_path, config_.socket_path.c_str(), config_.socket_path.size());
+    if (bind(listener_.get(), reinterpret_cast<struct sockaddr *>(&address), sizeof address) != 0) {
+        int saved = errno;
+        listener_.Reset();
+        return ErrnoStatus(saved, fmt::format("could not bind socket \"{}\"", config_.socket_path));
+    }
+    if (listen(listener_.get(), 128) != 0)
+        return ErrnoStatus(errno, fmt::format("could not listen on \"{}\"", config_.socket_path));
+
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoStatus(errno, "could not create pipe");
+    stop_pipe_read_.Reset(pipe_fds[0]);
+    stop_pipe_write_.Reset(pipe_fds[1]);
+
+    allowed_uids_.insert(geteuid());
+    allowed_uids_.insert(config_.allowed_uids.begin(), config_.allowed_uids.end());
+    for (const auto &[name, cluster] : config_.clusters) {
+        if (stat(cluster.pgdata.c_str(), &st) == 0)
+            allowed_uids_.insert(st.st_uid);
+        else
+            Log(LogLevel::warn, "could not stat data directory \"{}\" of cluster \"{}\": {}",
+                cluster.pgdata, name, strerror(errno));
+    }
+    Log(LogLevel::info, "listening on \"{}\", repository \"{}\"", config_.socket_path,
+        config_.repo_path);
+    return Status::Ok();
+}
+
+void Server::Stop() {
+    stopping_ = true;
+    if (stop_pipe_write_.valid()) {
+        char byte = 1;
+        ssize_t ignored = write(stop_pipe_write_.get(), &byte, 1);
+        (void)ignored; /* the pipe being full already means a stop is pending */
+    }
+}
+
+Status Server::Serve() {
+    while (!stopping_) {
+        struct pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {stop_pipe_read_.get(), POLLIN, 0}};
+        int rc = poll(fds, 2, -1);
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            return ErrnoStatus(errno, "could not poll the listening socket");
+        }
+        if (fds[1].revents != 0) break;
+        if ((fds[0].revents & POLLIN) == 0) continue;
+        UniqueFd connection(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!connection.valid()) {
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+                Log(LogLevel::warn, "could not accept a connection: {}", strerror(errno));
+            continue;
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (active_connections_.size() >= static_cast<size_t>(kMaxConnections)) {
+            lock.unlock();
+            Log(LogLevel::warn, "refusing a connection: {} connections already open", kMaxConnections);
+            (void)WriteReply(connection.get(), 0,
+                             Status(ErrorKind::unavailable, "too many connections to the helper"),
+                             1000);
+            continue;
+        }
+        active_connections_.insert(connection.get());
+        lock.unlock();
+        std::thread([this, fd = connection.Release()]() { HandleConnection(UniqueFd(fd)); }).detach();
+    }
+
+    Log(LogLevel::info, "shutting down: finishing requests in flight");
+    unlink(config_.socket_path.c_str());
+    listener_.Reset();
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (int fd : active_connections_) shutdown(fd, SHUT_RD); /* idle readers wake with EOF */
+    while (!active_connections_.empty()) {
+        if (!connections_done_.wait_for(lock, std::chrono::seconds(10),
+                                        [this] { return active_connections_.empty(); }))
+            Log(LogLevel::info, "waiting for {} request(s) to finish", active_connections_.size());
+    }
+    Log(LogLevel::info, "stopped");
+    return Status::Ok();
+}
+
+bool Server::PeerAllowed(int connection, std::string *who) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+        *who = fmt::format("unknown peer ({})", strerror(errno));
+        return false;
+    }
+    *who = fmt::format("uid {} (pid {})", credentials.uid, credentials.pid);
+    return allowed_uids_.count(credentials.uid) > 0;
+}
+
+void Server::HandleConnection(UniqueFd connection) {
+    std::string who;
+    if (!PeerAllowed(connection.get(), &who)) {
+        Log(LogLevel::warn, "refused connection from {}: not an allowed user", who);
+        (void)WriteReply(connection.get(), 0,
+                         Status(ErrorKind::permission_denied,
+                                "this user may not use the pg_ark helper; see allowed-users"),
+                         kReplyTimeoutMs);
+    } else {
+        for (;;) {
+            auto frame = ReadFrame(connection.get(), kIdleTimeoutMs, kFrameTimeoutMs);
+            if (!frame.ok()) {
+                if (frame.status().kind() == ErrorKind::protocol) {
+                    Log(LogLevel::warn, "closing connection from {}: {}", who, frame.status().message());
+                    (void)WriteReply(connection.get(), 0, frame.status(), kReplyTimeoutMs);
+                }
+                break;
+            }
+            if (!frame->has_value()) break;
+            ReceivedFrame &request = **frame;
+            std::string message;
+            Status status;
+            try {
+                status = Dispatch(request, &message);
+            } catch (const std::exception &e) {
+                status = Status(ErrorKind::internal, fmt::format("internal error: {}", e.what()));
+            } catch (...) {
+                status = Status(ErrorKind::internal, "internal error");
+            }
+            if (!status.ok() && status.kind() == ErrorKind::internal)
+                Log(LogLevel::error, "{}", status.message());
+            Status reply = status.ok() ? Status(ErrorKind::ok, message) : status;
+            if (!WriteReply(connection.get(), request.header.request_id, reply, kReplyTimeoutMs).ok())
+                break;
+            if (status.kind() == ErrorKind::protocol) break; /* framing can't be trusted now */
+        }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    active_connections_.erase(connection.get());
+    connection.Reset();
+    connections_done_.notify_all();
+}
+
+Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
+    const uint8_t *payload = frame.payload.data();
+    size_t length = frame.payload.size();
+    auto decode_error = [](wire::DecodeResult result) {
+        return Status(ErrorKind::protocol,
+                      fmt::format("invalid request: {}", wire::DecodeResultText(result)));
+    };
+
+    switch (frame.header.type) {
+        case wire::MessageType::ping: {
+            wire::PingRequest request;
+            wire::DecodeResult decoded = wire::DecodePing(payload, length, &request);
+            if (decoded != wire::DecodeResult::ok) return decode_error(decoded);
+            if (!frame.fds.empty()) return Status(ErrorKind::protocol, "ping takes no file descriptor");
+            auto cluster = config_.Cluster(request.cluster);
+            if (!cluster.ok()) return cluster.status();
+            *reply_message = "pg_ark " PG_ARK_VERSION;
+            return Status::Ok();
+        }
+        case wire::MessageType::archive_push: {
+            wire::ArchivePushRequest request;
+            wire::DecodeResult decoded = wire::DecodeArchivePush(payload, length, &request);
+            if (decoded != wire::DecodeResult::ok) return decode_error(decoded);
+            if (frame.fds.size() != 1)
+                return Status(ErrorKind::protocol,
+                              "archive request must carry exactly one file descriptor");
+            auto cluster = config_.Cluster(request.cluster);
+            if (!cluster.ok()) return cluster.status();
+            auto start = std::chrono::steady_clock::now();
+            auto outcome = wal_store_.Push(request.cluster, request.system_identifier,
+                                           request.wal_name, frame.fds[0].get(),
+                                           (*cluster)->compression);
+            if (!outcome.ok()) {
+                Log(LogLevel::warn, "could not archive \"{}\" of cluster \"{}\": {}", request.wal_name,
+                    request.cluster, outcome.status().message());
+                return outcome.status();
+            }
+            if (outcome->already_archived) {
+                *reply_message = fmt::format("\"{}\" was already archived with identical content",
+                                             request.wal_name);
+                Log(LogLevel::info, "{}", *reply_message);
+            } else {
+                *reply_message = fmt::format("archived \"{}\" ({} -> {} bytes, {:.1f} ms)",
+                                             request.wal_name, outcome->original_size,
+                                             outcome->stored_size, ElapsedMs(start));
+                Log(LogLevel::info, "{}", *reply_message);
+            }
+            return Status::Ok();
+        }
+        case wire::MessageType::reply:
+            break;
+    }
+    return Status(ErrorKind::protocol, "unexpected message type from a client");
+}
+
+namespace {
+Server *signalled_server = nullptr;
+void HandleStopSignal(int) {
+    if (signalled_server != nullptr) signalled_server->Stop();
+}
+}  // namespace
+
+Status RunServerUntilSignalled(Config config) {
+    Server server(std::move(config));
+    PG_ARK_RETURN_IF_ERROR(server.Listen());
+    signalled_server = &server;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = HandleStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* configuration is read at start; restart to change it */
+    Status status = server.Serve();
+    signalled_server = nullptr;
+    return status;
+}
+
+}  // namespace pg_ark

@@ -1,0 +1,151 @@
+/*
+ * wal_store.cpp
+ *     Archiving WAL into the repository and restoring it. See wal_store.h for the guarantees.
+ */
+#include "wal_store.h"
+
+#include <errno.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "stored_object.h"
+#include "wal_name.h"
+
+namespace pg_ark {
+
+namespace {
+
+constexpr off_t kMaxWalFileSize = 1024L * 1024 * 1024; /* largest wal_segment_size */
+
+Result<std::string> ReadWholeFd(int fd, const std::string &wal_name) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return ErrnoStatus(errno, fmt::format("could not stat WAL file \"{}\"", wal_name));
+    if (!S_ISREG(st.st_mode))
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("WAL file \"{}\" is not a regular file", wal_name));
+    if (st.st_size > kMaxWalFileSize)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("WAL file \"{}\" is larger than 1 GB", wal_name));
+    std::string data(static_cast<size_t>(st.st_size), '\0');
+    size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoStatus(errno, fmt::format("could not read WAL file \"{}\"", wal_name));
+        if (n == 0)
+            return Status(ErrorKind::io_error,
+                          fmt::format("WAL file \"{}\" shrank while being read", wal_name));
+        done += static_cast<size_t>(n);
+    }
+    return data;
+}
+
+/* The name is taken: identical content is a successful re-archive, anything else a conflict. */
+Result<PushOutcome> CompareWithStored(Storage &storage, const RepoPath &path,
+                                      const std::string &wal_name, const std::string &data) {
+    auto stream = storage.OpenRead(path);
+    if (!stream.ok()) return stream.status();
+    auto stored = SummarizeObject(**stream, storage.Describe() + "/" + path.str());
+    if (!stored.ok())
+        return Status(ErrorKind::conflict,
+                      fmt::format("WAL file \"{}\" is already archived but the stored copy cannot "
+                                  "be verified ({}); refusing to overwrite it",
+                                  wal_name, stored.status().message()));
+    if (stored->original_size != data.size() ||
+        stored->original_sha256 != Sha256Of(data.data(), data.size()))
+        return Status(ErrorKind::conflict,
+                      fmt::format("WAL file \"{}\" is already archived with different content; "
+                                  "refusing to overwrite it",
+                                  wal_name));
+    PushOutcome outcome;
+    outcome.already_archived = true;
+    outcome.original_size = stored->original_size;
+    outcome.stored_size = stored->stored_size;
+    return outcome;
+}
+
+}  // namespace
+
+Result<PushOutcome> WalStore::Push(const std::string &cluster, uint64_t system_identifier,
+                                   const std::string &wal_name, int fd,
+                                   const Compression &compression) {
+    auto path = Repository::WalPath(cluster, wal_name);
+    if (!path.ok()) return path.status();
+    auto info = repository_->LoadCluster(cluster);
+    if (!info.ok()) return info.status();
+    if (system_identifier != info->system_identifier)
+        return Status(ErrorKind::system_mismatch,
+                      fmt::format("WAL file \"{}\" comes from system {}, but cluster \"{}\" is "
+                                  "registered for system {}",
+                                  wal_name, system_identifier, cluster, info->system_identifier));
+
+    auto data = ReadWholeFd(fd, wal_name);
+    if (!data.ok()) return data.status();
+    WalFileKind kind = ClassifyWalName(wal_name.c_str());
+    if (kind == WalFileKind::segment || kind == WalFileKind::partial) {
+        uint64_t header_system = WalSegmentSystemIdentifier(
+            reinterpret_cast<const uint8_t *>(data->data()), data->size());
+        if (header_system != 0 && header_system != info->system_identifier)
+            return Status(ErrorKind::system_mismatch,
+                          fmt::format("WAL file \"{}\" has a page header of system {}, but cluster "
+                                      "\"{}\" is registered for system {}",
+                                      wal_name, header_system, cluster, info->system_identifier));
+    }
+
+    Storage &storage = repository_->storage();
+    auto existing = storage.Info(*path);
+    if (!existing.ok()) return existing.status();
+    if (existing->exists) return CompareWithStored(storage, *path, wal_name, *data);
+
+    auto stream = storage.OpenWrite(*path, WriteMode::create_new);
+    if (!stream.ok()) return stream.status();
+    ObjectEncoder encoder(compression, stream->get());
+    PG_ARK_RETURN_IF_ERROR(encoder.Update(data->data(), data->size()));
+    PG_ARK_RETURN_IF_ERROR(encoder.Finish());
+    Status committed = (*stream)->Close();
+    if (committed.kind() == ErrorKind::conflict)  // a concurrent push of the same name won
+        return CompareWithStored(storage, *path, wal_name, *data);
+    PG_ARK_RETURN_IF_ERROR(committed);
+
+    PushOutcome outcome;
+    outcome.original_size = encoder.summary().original_size;
+    outcome.stored_size = encoder.summary().stored_size;
+    return outcome;
+}
+
+Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
+                     const std::string &destination) {
+    auto path = Repository::WalPath(cluster, wal_name);
+    if (!path.ok()) return path.status();
+    auto info = repository_->LoadCluster(cluster);
+    if (!info.ok()) return info.status();
+    Storage &storage = repository_->storage();
+    auto stream = storage.OpenRead(*path);
+    if (!stream.ok()) {
+        if (stream.status().kind() == ErrorKind::not_found)
+            return Status(ErrorKind::not_found,
+                          fmt::format("WAL file \"{}\" is not in the repository", wal_name));
+        return stream.status();
+    }
+
+    /* The destination directory is written through the same commit protocol as the repository. */
+    size_t slash = destination.rfind('/');
+    std::string directory = slash == std::string::npos ? "." : destination.substr(0, slash);
+    if (directory.empty()) directory = "/";
+    auto name = RepoPath::Make(slash == std::string::npos ? destination : destination.substr(slash + 1));
+    if (!name.ok()) return name.status();
+    auto target = MakePosixStorage(directory);
+    auto out = target->OpenWrite(*name, WriteMode::replace);
+    if (!out.ok()) return out.status();
+    auto decoded = DecodeObject(
+        **stream, [&](const uint8_t *data, size_t size) { return (*out)->Write(data, size); },
+        storage.Describe() + "/" + path->str());
+    if (!decoded.ok()) return decoded.status();  // *out is destroyed uncommitted: nothing appears
+    return (*out)->Close();
+}
+
+}  // namespace pg_ark

@@ -1,0 +1,48 @@
+/*
+ * wal_store.h
+ *     Archiving WAL files into the repository and getting them back.
+ *
+ * Push acknowledges only after the object is durable (Storage::Close). Pushing identical content
+ * again succeeds; different content under an existing name is refused (ErrorKind::conflict),
+ * never overwritten. Files from another system are refused (ErrorKind::system_mismatch).
+ */
+#ifndef PG_ARK_HELPER_WAL_STORE_H
+#define PG_ARK_HELPER_WAL_STORE_H
+
+#include <stdint.h>
+
+#include <string>
+
+#include "config.h"
+#include "repository.h"
+
+namespace pg_ark {
+
+struct PushOutcome {
+    bool already_archived = false;
+    uint64_t original_size = 0;
+    uint64_t stored_size = 0;
+};
+
+class WalStore {
+  public:
+    explicit WalStore(Repository *repository) : repository_(repository) {}
+
+    /* Reads the whole file behind fd and stores it as wal_name. */
+    Result<PushOutcome> Push(const std::string &cluster, uint64_t system_identifier,
+                             const std::string &wal_name, int fd, const Compression &compression);
+
+    /*
+     * Restores wal_name to destination atomically (temp file, fsync, rename, directory fsync),
+     * after verifying its checksums. ErrorKind::not_found when the repository does not have it.
+     */
+    Status Get(const std::string &cluster, const std::string &wal_name,
+               const std::string &destination);
+
+  private:
+    Repository *repository_;
+};
+
+}  // namespace pg_ark
+
+#endif
