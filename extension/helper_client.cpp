@@ -21,9 +21,23 @@ using pg_ark::wire::FrameHeader;
 static int helper_socket = -1;
 static uint32_t next_request_id = 1;
 
+/*
+ * Our waits reset the process latch, but the latch may carry news for our caller: the archiver's
+ * "one last cycle, then stop" (SIGUSR2) is delivered as a latch set. Swallowing it makes the
+ * archiver sleep a full autowake interval before shutdown completes, so we set it again when done.
+ */
+static bool latch_consumed = false;
+
+static void ConsumeLatch(void) {
+    ResetLatch(MyLatch);
+    latch_consumed = true;
+}
+
 void HelperAbortConnection(void) {
     if (helper_socket >= 0) close(helper_socket);
     helper_socket = -1;
+    if (latch_consumed) SetLatch(MyLatch);
+    latch_consumed = false;
 }
 
 static long RemainingMs(TimestampTz deadline) {
@@ -39,7 +53,7 @@ static bool WaitSocket(int events, TimestampTz deadline) {
         if (timeout == 0) return false;
         int rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | events,
                                    helper_socket, timeout, PG_WAIT_EXTENSION);
-        if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+        if (rc & WL_LATCH_SET) ConsumeLatch();
         if (rc & events) return true;
     }
 }
@@ -59,9 +73,9 @@ static bool Connect(TimestampTz deadline, char **error) {
     while (connect(helper_socket, (struct sockaddr *)&address, sizeof address) != 0) {
         int saved_errno = errno;
         if (saved_errno == EAGAIN && RemainingMs(deadline) > 0) {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
-                            PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
+            int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+                               PG_WAIT_EXTENSION);
+            if (rc & WL_LATCH_SET) ConsumeLatch();
             CHECK_FOR_INTERRUPTS();
             continue;
         }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -113,8 +114,19 @@ ObjectEncoder::ObjectEncoder(Compression compression, WriteStream *sink)
 ObjectEncoder::~ObjectEncoder() = default;
 
 Status ObjectEncoder::Update(const void *data, size_t size) {
-    PG_ARK_RETURN_IF_ERROR(state_->EnsureHeader());
     state_->original_hash.Update(data, size);
+    return EmitOriginal(data, size);
+}
+
+Status ObjectEncoder::UpdateWhole(const void *data, size_t size) {
+    std::thread hasher([this, data, size] { state_->original_hash.Update(data, size); });
+    Status status = EmitOriginal(data, size);
+    hasher.join();
+    return status;
+}
+
+Status ObjectEncoder::EmitOriginal(const void *data, size_t size) {
+    PG_ARK_RETURN_IF_ERROR(state_->EnsureHeader());
     summary_.original_size += size;
     if (state_->compression.type == CompressType::none)
         return state_->EmitPayload(static_cast<const uint8_t *>(data), size);

@@ -104,7 +104,7 @@ Result<PushOutcome> WalStore::Push(const std::string &cluster, uint64_t system_i
     auto stream = storage.OpenWrite(*path, WriteMode::create_new);
     if (!stream.ok()) return stream.status();
     ObjectEncoder encoder(compression, stream->get());
-    PG_ARK_RETURN_IF_ERROR(encoder.Update(data->data(), data->size()));
+    PG_ARK_RETURN_IF_ERROR(encoder.UpdateWhole(data->data(), data->size()));
     PG_ARK_RETURN_IF_ERROR(encoder.Finish());
     Status committed = (*stream)->Close();
     if (committed.kind() == ErrorKind::conflict)  // a concurrent push of the same name won

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Demo on a throwaway cluster: archive WAL under pgbench load through archive_library = 'pg_ark',
+# show the repository, and bring a segment back with archive-get. Run as root (it uses the
+# postgres OS user for PostgreSQL and the helper); leaves nothing running.
+set -euo pipefail
+
+bindir=$(pg_config --bindir)
+demo=$(mktemp -d /tmp/pg_ark_demo.XXXXXX)
+chown postgres: "$demo"
+as_pg() { runuser -u postgres -- env PATH="$bindir:/usr/local/bin:$PATH" "$@"; }
+port=${PG_ARK_DEMO_PORT:-54329}
+helper_pid=""
+cleanup() {
+  as_pg pg_ctl -D "$demo/data" stop -m fast >/dev/null 2>&1 || true
+  [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null || true
+  [ -z "${PG_ARK_DEMO_KEEP:-}" ] && rm -rf "$demo"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "create a throwaway cluster in $demo/data"
+as_pg initdb -D "$demo/data" --data-checksums -A trust >/dev/null
+as_pg mkdir -m 0700 "$demo/run"
+
+step "helper configuration ($demo/pg_ark.conf)"
+cat > "$demo/pg_ark.conf" <<CONF
+[global]
+repo-path = $demo/repo
+socket-path = $demo/run/pg_ark.sock
+compress-type = zstd
+compress-level = 1
+log-level = info
+
+[demo]
+pgdata = $demo/data
+CONF
+chown postgres: "$demo/pg_ark.conf"
+cat "$demo/pg_ark.conf"
+
+step "register the cluster and start the helper"
+as_pg pg_ark init --config "$demo/pg_ark.conf" --cluster demo
+as_pg pg_ark server --config "$demo/pg_ark.conf" >"$demo/helper.log" 2>&1 &
+helper_pid=$!
+for _ in $(seq 100); do [ -S "$demo/run/pg_ark.sock" ] && break; sleep 0.1; done
+
+step "configure PostgreSQL to archive through pg_ark and start it"
+cat >>"$demo/data/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$demo/run'
+listen_addresses = ''
+archive_mode = on
+archive_library = 'pg_ark'
+pg_ark.cluster = 'demo'
+pg_ark.socket_path = '$demo/run/pg_ark.sock'
+CONF
+as_pg pg_ctl -D "$demo/data" -l "$demo/postgres.log" start -w >/dev/null
+psql_demo() { as_pg psql -X -h "$demo/run" -p "$port" -d postgres "$@"; }
+psql_demo -qc "CREATE EXTENSION pg_ark" -c "SELECT helper_ping()"
+
+step "pgbench load with WAL switches"
+as_pg pgbench -h "$demo/run" -p "$port" -i -s 2 -q postgres 2>&1 | tail -n 1
+for _ in 1 2 3; do
+  as_pg pgbench -h "$demo/run" -p "$port" -c 2 -t 1500 -n postgres 2>&1 | grep -E '^tps' || true
+  psql_demo -qAtc "SELECT pg_switch_wal()" >/dev/null
+done
+for _ in $(seq 300); do
+  ls "$demo/data/pg_wal/archive_status/"*.ready >/dev/null 2>&1 || break
+  sleep 0.1
+done
+psql_demo -c "SELECT archived_count, last_archived_wal, failed_count FROM pg_stat_archiver"
+
+step "what the repository holds"
+find "$demo/repo" -type f -name '*.ark' | sort | sed "s|$demo/||"
+du -sh "$demo/data/pg_wal" "$demo/repo" | sed "s|$demo/||"
+tail -n 3 "$demo/helper.log"
+
+step "bring the last archived segment back with archive-get (as restore_command would)"
+last=$(psql_demo -qAtc "SELECT last_archived_wal FROM pg_stat_archiver")
+as_pg pg_ark archive-get --config "$demo/pg_ark.conf" --cluster demo "$last" "$demo/restored"
+cmp "$demo/restored" "$demo/data/pg_wal/$last" && echo "$last: restored copy is byte-identical"
+echo
+echo "demo finished; everything in $demo is removed on exit (PG_ARK_DEMO_KEEP=1 keeps it)"
