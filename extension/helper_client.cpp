@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_passing.h"
 #include "guc.h"
 #include "helper_client.h"
 
@@ -91,28 +92,8 @@ static bool SendFrame(const uint8_t *frame, size_t length, int pass_fd, Timestam
                       char **error) {
     size_t sent = 0;
     while (sent < length) {
-        struct iovec iov;
-        iov.iov_base = (void *)(frame + sent);
-        iov.iov_len = length - sent;
-        struct msghdr message;
-        memset(&message, 0, sizeof message);
-        message.msg_iov = &iov;
-        message.msg_iovlen = 1;
-        union {
-            char buffer[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } control;
-        if (sent == 0 && pass_fd >= 0) {
-            memset(&control, 0, sizeof control);
-            message.msg_control = control.buffer;
-            message.msg_controllen = sizeof control.buffer;
-            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-            header->cmsg_level = SOL_SOCKET;
-            header->cmsg_type = SCM_RIGHTS;
-            header->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(header), &pass_fd, sizeof(int));
-        }
-        ssize_t n = sendmsg(helper_socket, &message, MSG_NOSIGNAL);
+        ssize_t n = pg_ark::SendWithFd(helper_socket, frame + sent, length - sent,
+                                       sent == 0 ? pass_fd : -1);
         if (n > 0) {
             sent += (size_t)n;
             continue;

@@ -4,6 +4,8 @@
  */
 #include "frame_io.h"
 
+#include "fd_passing.h"
+
 #include <errno.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -134,26 +136,8 @@ Status WriteFrame(int socket, wire::MessageType type, uint32_t request_id, const
     int64_t deadline = NowMs() + timeout_ms;
     size_t sent = 0;
     while (sent < frame.size()) {
-        struct iovec iov = {frame.data() + sent, frame.size() - sent};
-        struct msghdr message;
-        memset(&message, 0, sizeof message);
-        message.msg_iov = &iov;
-        message.msg_iovlen = 1;
-        union {
-            char buffer[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } control;
-        if (sent == 0 && pass_fd >= 0) {
-            memset(&control, 0, sizeof control);
-            message.msg_control = control.buffer;
-            message.msg_controllen = sizeof control.buffer;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&message);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-        }
-        ssize_t n = sendmsg(socket, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = SendWithFd(socket, frame.data() + sent, frame.size() - sent,
+                               sent == 0 ? pass_fd : -1);
         if (n > 0) {
             sent += static_cast<size_t>(n);
             continue;
