@@ -54,14 +54,14 @@ env_vars=(
 echo "=== SQL tests (pg_regress) ==="
 regress_tests=$(cd "$work/sql" && ls *.sql | sed 's/\.sql$//' | sort)
 if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
-      --bindir="$pg_bindir" --temp-instance="$work/tmp_check" --temp-config="$work/regress.conf" \
+      --bindir="$pg_bindir" --temp-instance="$work/regress_instance" --temp-config="$work/regress.conf" \
       --inputdir="$work" --outputdir="$work" $regress_tests); then
   cat "$work/regression.diffs" 2>/dev/null || true
   failures+=(regress)
 fi
 
 echo "=== whole-flow tests (TAP) ==="
-if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} t/); then
+if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} t/*.pl); then
   for log in "$work"/tmp_check/log/regress_log_*; do
     [ -f "$log" ] && { echo "--- $log (tail)"; tail -n 40 "$log"; }
   done
