@@ -30,6 +30,11 @@ constexpr uint32_t kMaxPayload = 16 * 1024;
 constexpr size_t kMaxClusterName = 63;
 constexpr size_t kMaxWalName = 40; /* MAX_XFN_CHARS in PostgreSQL */
 constexpr size_t kMaxMessage = 2000;
+/*
+ * Request ids start at 1. A reply with id 0 answers the connection rather than a request: the
+ * helper refused the peer or could not parse what it sent, and closes the connection.
+ */
+constexpr uint32_t kConnectionReplyId = 0;
 
 enum class MessageType : uint16_t {
     reply = 1,        /* helper -> client: status code + message */

@@ -163,7 +163,8 @@ static bool Exchange(pg_ark::wire::MessageType type, const uint8_t *payload, siz
     DecodeResult result = pg_ark::wire::DecodeHeader(reply_header_bytes, &reply_header);
     if (result == DecodeResult::ok &&
         (reply_header.type != pg_ark::wire::MessageType::reply ||
-         reply_header.request_id != header.request_id))
+         (reply_header.request_id != header.request_id &&
+          reply_header.request_id != pg_ark::wire::kConnectionReplyId)))
         result = DecodeResult::bad_field;
     if (result != DecodeResult::ok) {
         *error = psprintf("invalid reply from the pg_ark helper: %s",

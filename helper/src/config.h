@@ -5,16 +5,23 @@
  *     [global]
  *     repo-path = /var/lib/pg_ark
  *     socket-path = /run/pg_ark/pg_ark.sock
- *     compress-type = zstd          # zstd | none
- *     compress-level = 1            # 1..19
- *     log-level = info              # error | warn | info | debug
- *     log-path = /var/log/pg_ark.log  # optional; stderr when unset
- *     allowed-users = backup,1001   # optional; extra users that may use the socket
+ *     # zstd | none; level 1..19
+ *     compress-type = zstd
+ *     compress-level = 1
+ *     # error | warn | info | debug
+ *     log-level = info
+ *     # optional; stderr when unset
+ *     log-path = /var/log/pg_ark.log
+ *     # optional: more users the peer-credential check admits (they must also be able to
+ *     # reach the 0700 socket directory, so in practice: root)
+ *     allowed-users = backup,1001
  *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
- *     compress-level = 3            # compress-type and compress-level may be overridden
+ *     # compress-type and compress-level may be overridden per cluster
+ *     compress-level = 3
  *
+ * Comments are whole lines starting with '#' or ';': a '#' after a value is part of the value.
  * Unknown sections' keys, unknown keys, duplicates and bad values are errors naming the file,
  * line and key.
  */

@@ -157,6 +157,9 @@ Status WriteReply(int socket, uint32_t request_id, const Status &status, int tim
     wire::Reply reply;
     reply.status = status.kind();
     wire::CopyBounded(reply.message, sizeof reply.message, status.message().c_str());
+    /* Messages quote paths and library text; control bytes would make the reply undecodable. */
+    for (char *p = reply.message; *p; p++)
+        if (static_cast<unsigned char>(*p) < 0x20 && *p != '\n' && *p != '\t') *p = '?';
     uint8_t payload[wire::kMaxPayload];
     size_t length = wire::EncodeReply(reply, payload, sizeof payload);
     return WriteFrame(socket, wire::MessageType::reply, request_id, payload, length, -1, timeout_ms);
@@ -192,7 +195,9 @@ Result<wire::Reply> CallHelper(const std::string &socket_path, wire::MessageType
     if (!frame->has_value())
         return Status(ErrorKind::unavailable, "the helper closed the connection without replying");
     const ReceivedFrame &received = **frame;
-    if (received.header.type != wire::MessageType::reply || received.header.request_id != kRequestId)
+    if (received.header.type != wire::MessageType::reply ||
+        (received.header.request_id != kRequestId &&
+         received.header.request_id != wire::kConnectionReplyId))
         return Status(ErrorKind::protocol, "unexpected frame in reply");
     wire::Reply reply;
     wire::DecodeResult decoded =

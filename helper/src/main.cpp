@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -48,6 +49,13 @@ Status MakeDirectoryTree(const std::string &path) {
 }
 
 int RunServer(const std::string &config_path) {
+    /* The socket directory is 0700 and owned by the helper's user: PostgreSQL, which may not
+     * run as root, must be that user to connect. A root helper would lock it out. */
+    if (geteuid() == 0)
+        return Fail(Status(ErrorKind::invalid_argument,
+                           "pg_ark server must not run as root; run it as the owner of the data "
+                           "directories (usually postgres), e.g. runuser -u postgres -- pg_ark "
+                           "server"));
     auto config = LoadAndApply(config_path);
     if (!config.ok()) return Fail(config.status());
     if (!config->log_path.empty() && !SetLogFile(config->log_path))

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol.h"
 #include "stored_object.h"
 #include "wal_name.h"
 
@@ -17,7 +18,13 @@ namespace {
 
 constexpr int kClusterInfoFormat = 1;
 
+Status CheckClusterName(const std::string &name) {
+    if (wire::IsValidClusterName(name.c_str())) return Status::Ok();
+    return Status(ErrorKind::invalid_argument, fmt::format("invalid cluster name \"{}\"", name));
+}
+
 Result<RepoPath> ClusterInfoPath(const std::string &name) {
+    PG_ARK_RETURN_IF_ERROR(CheckClusterName(name));
     return RepoPath::Make(name + "/cluster.info");
 }
 
@@ -111,6 +118,7 @@ Result<bool> Repository::InitCluster(const std::string &name, const ClusterIdent
 }
 
 Result<RepoPath> Repository::WalPath(const std::string &cluster, const std::string &wal_name) {
+    PG_ARK_RETURN_IF_ERROR(CheckClusterName(cluster));
     WalFileKind kind = ClassifyWalName(wal_name.c_str());
     if (kind == WalFileKind::invalid)
         return Status(ErrorKind::invalid_argument,

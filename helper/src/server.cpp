@@ -95,6 +95,9 @@ Status Server::Listen() {
         listener_.Reset();
         return ErrnoStatus(saved, fmt::format("could not bind socket \"{}\"", config_.socket_path));
     }
+    /* The directory is the gate; the socket's own mode is set too so it never depends on umask. */
+    if (chmod(config_.socket_path.c_str(), 0600) != 0)
+        return ErrnoStatus(errno, fmt::format("could not set the mode of socket \"{}\"", config_.socket_path));
     if (listen(listener_.get(), 128) != 0)
         return ErrnoStatus(errno, fmt::format("could not listen on \"{}\"", config_.socket_path));
 
@@ -146,7 +149,7 @@ Status Server::Serve() {
         if (active_connections_.size() >= static_cast<size_t>(kMaxConnections)) {
             lock.unlock();
             Log(LogLevel::warn, "refusing a connection: {} connections already open", kMaxConnections);
-            (void)WriteReply(connection.get(), 0,
+            (void)WriteReply(connection.get(), wire::kConnectionReplyId,
                              Status(ErrorKind::unavailable, "too many connections to the helper"),
                              1000);
             continue;
@@ -185,7 +188,7 @@ void Server::HandleConnection(UniqueFd connection) {
     std::string who;
     if (!PeerAllowed(connection.get(), &who)) {
         Log(LogLevel::warn, "refused connection from {}: not an allowed user", who);
-        (void)WriteReply(connection.get(), 0,
+        (void)WriteReply(connection.get(), wire::kConnectionReplyId,
                          Status(ErrorKind::permission_denied,
                                 "this user may not use the pg_ark helper; see allowed-users"),
                          kReplyTimeoutMs);
@@ -195,7 +198,7 @@ void Server::HandleConnection(UniqueFd connection) {
             if (!frame.ok()) {
                 if (frame.status().kind() == ErrorKind::protocol) {
                     Log(LogLevel::warn, "closing connection from {}: {}", who, frame.status().message());
-                    (void)WriteReply(connection.get(), 0, frame.status(), kReplyTimeoutMs);
+                    (void)WriteReply(connection.get(), wire::kConnectionReplyId, frame.status(), kReplyTimeoutMs);
                 }
                 break;
             }

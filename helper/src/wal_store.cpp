@@ -132,7 +132,16 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
         return stream.status();
     }
 
-    /* The destination directory is written through the same commit protocol as the repository. */
+    /*
+     * The destination is written through the same commit protocol as the repository. Its
+     * failures are io_error even when errno was ENOENT: not_found must only ever mean "the
+     * repository does not have this file", which archive-get reports as a normal end of archive.
+     */
+    auto destination_error = [&destination](const Status &status) {
+        if (status.kind() != ErrorKind::not_found) return status;
+        return Status(ErrorKind::io_error,
+                      fmt::format("could not write \"{}\": {}", destination, status.message()));
+    };
     size_t slash = destination.rfind('/');
     std::string directory = slash == std::string::npos ? "." : destination.substr(0, slash);
     if (directory.empty()) directory = "/";
@@ -140,12 +149,13 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
     if (!name.ok()) return name.status();
     auto target = MakePosixStorage(directory);
     auto out = target->OpenWrite(*name, WriteMode::replace);
-    if (!out.ok()) return out.status();
+    if (!out.ok()) return destination_error(out.status());
     auto decoded = DecodeObject(
-        **stream, [&](const uint8_t *data, size_t size) { return (*out)->Write(data, size); },
+        **stream,
+        [&](const uint8_t *data, size_t size) { return destination_error((*out)->Write(data, size)); },
         storage.Describe() + "/" + path->str());
     if (!decoded.ok()) return decoded.status();  // *out is destroyed uncommitted: nothing appears
-    return (*out)->Close();
+    return destination_error((*out)->Close());
 }
 
 }  // namespace pg_ark
