@@ -9,10 +9,12 @@ demo=$(mktemp -d /tmp/pg_ark_demo.XXXXXX)
 chown postgres: "$demo"
 as_pg() { runuser -u postgres -- env PATH="$bindir:/usr/local/bin:$PATH" "$@"; }
 port=${PG_ARK_DEMO_PORT:-54329}
-helper_pid=""
 cleanup() {
   as_pg pg_ctl -D "$demo/data" stop -m fast >/dev/null 2>&1 || true
-  [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null || true
+  if [ -f "$demo/helper.pid" ]; then
+    kill "$(cat "$demo/helper.pid")" 2>/dev/null || true
+    wait 2>/dev/null || true
+  fi
   [ -z "${PG_ARK_DEMO_KEEP:-}" ] && rm -rf "$demo"
 }
 trap cleanup EXIT
@@ -39,8 +41,9 @@ cat "$demo/pg_ark.conf"
 
 step "register the cluster and start the helper"
 as_pg pg_ark init --config "$demo/pg_ark.conf" --cluster demo
-as_pg pg_ark server --config "$demo/pg_ark.conf" >"$demo/helper.log" 2>&1 &
-helper_pid=$!
+# exec keeps the pid, so the pid file names the helper itself rather than runuser
+as_pg sh -c 'echo $$ > "$1/helper.pid"; exec pg_ark server --config "$1/pg_ark.conf"' sh "$demo" \
+  >"$demo/helper.log" 2>&1 &
 for _ in $(seq 100); do [ -S "$demo/run/pg_ark.sock" ] && break; sleep 0.1; done
 
 step "configure PostgreSQL to archive through pg_ark and start it"

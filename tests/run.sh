@@ -25,7 +25,9 @@ cleanup() {
   if [ "${PG_ARK_KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$work"; else echo "test files kept in $work"; fi
 }
 trap cleanup EXIT
-cp -r "$source_dir/sql" "$source_dir/expected" "$source_dir/tests/t" "$source_dir/tests/perl" "$work/"
+# Tests read only this copy: the checkout may live where the postgres user cannot look (/root).
+cp -r "$source_dir/sql" "$source_dir/expected" "$source_dir/tests/t" "$source_dir/tests/perl" \
+      "$source_dir/docs" "$work/"
 cp "$source_dir/tests/regress.conf" "$work/"
 
 run_as_postgres=()
@@ -47,7 +49,7 @@ env_vars=(
   "PERL5LIB=$pgxs_dir/test/perl:$work/perl"
   "TESTDIR=$work"
   "PG_REGRESS=$pg_regress"
-  "PG_ARK_SOURCE_DIR=$source_dir"
+  "PG_ARK_SOURCE_DIR=$work"
 )
 [ -n "$smallfs" ] && env_vars+=("PG_ARK_TEST_SMALLFS=$smallfs")
 
