@@ -48,14 +48,22 @@ Status MakeDirectoryTree(const std::string &path) {
     }
 }
 
+/*
+ * The socket directory is 0700 and owned by the helper's user, and the repository is written by
+ * it: PostgreSQL, which never runs as root, must be that user. A root helper would lock it out,
+ * and a root `init` would leave repository files the helper cannot write.
+ */
+Status RefuseRoot(const char *command) {
+    if (geteuid() != 0) return Status::Ok();
+    return Status(ErrorKind::invalid_argument,
+                  fmt::format("pg_ark {} must not run as root; run it as the owner of the data "
+                              "directories (usually postgres), e.g. runuser -u postgres -- pg_ark {}",
+                              command, command));
+}
+
 int RunServer(const std::string &config_path) {
-    /* The socket directory is 0700 and owned by the helper's user: PostgreSQL, which may not
-     * run as root, must be that user to connect. A root helper would lock it out. */
-    if (geteuid() == 0)
-        return Fail(Status(ErrorKind::invalid_argument,
-                           "pg_ark server must not run as root; run it as the owner of the data "
-                           "directories (usually postgres), e.g. runuser -u postgres -- pg_ark "
-                           "server"));
+    Status refused = RefuseRoot("server");
+    if (!refused.ok()) return Fail(refused);
     auto config = LoadAndApply(config_path);
     if (!config.ok()) return Fail(config.status());
     if (!config->log_path.empty() && !SetLogFile(config->log_path))
@@ -71,6 +79,8 @@ int RunServer(const std::string &config_path) {
 }
 
 int RunInit(const std::string &config_path, const std::string &cluster_name) {
+    Status refused = RefuseRoot("init");
+    if (!refused.ok()) return Fail(refused);
     auto config = LoadAndApply(config_path);
     if (!config.ok()) return Fail(config.status());
     auto cluster = config->Cluster(cluster_name);
