@@ -5,7 +5,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pwd.h>
+#include <string.h>
 #include <sys/un.h>
 
 #include <fstream>
@@ -233,13 +235,17 @@ Result<Config> ParseConfig(const std::string &text, const std::string &file_name
 }
 
 Result<Config> LoadConfig(const std::string &path) {
+    /* Any failure to get a configuration is a configuration error (exit 2), whatever errno said. */
+    auto config_error = [&path](const char *what) {
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("could not {} configuration file \"{}\": {}", what, path,
+                                  strerror(errno)));
+    };
     std::ifstream file(path, std::ios::binary);
-    if (!file)
-        return ErrnoStatus(errno, fmt::format("could not open configuration file \"{}\"", path));
+    if (!file) return config_error("open");
     std::stringstream text;
     text << file.rdbuf();
-    if (file.bad())
-        return ErrnoStatus(errno, fmt::format("could not read configuration file \"{}\"", path));
+    if (file.bad()) return config_error("read");
     return ParseConfig(text.str(), path);
 }
 

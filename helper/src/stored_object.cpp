@@ -183,7 +183,9 @@ Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::st
             if (zstd_frame_done) return Corrupt(what, "data after the end of the compressed stream");
             ZSTD_outBuffer output = {out.data(), out.size(), 0};
             size_t rc = ZSTD_decompressStream(zstd.get(), &output, &input);
-            if (ZSTD_isError(rc)) return Corrupt(what, ZSTD_getErrorName(rc));
+            if (ZSTD_isError(rc))
+                return Corrupt(what, fmt::format("zstd could not decompress it ({})",
+                                                 ZSTD_getErrorName(rc)));
             if (rc == 0) zstd_frame_done = true;
             original_hash.Update(out.data(), output.pos);
             original_size += output.pos;

@@ -406,3 +406,18 @@ TEST(LogLevelTest, Parse) {
 
 }  // namespace
 }  // namespace pg_ark
+
+namespace pg_ark {
+namespace {
+
+TEST(ConfigTest, MissingFileIsAConfigurationError) {
+    /* Exit status 2 like any other configuration error, and the message names the file. */
+    Result<Config> result = LoadConfig("/nonexistent/pg_ark.conf");
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    EXPECT_NE(result.status().message().find("\"/nonexistent/pg_ark.conf\""), std::string::npos)
+        << result.status().message();
+}
+
+}  // namespace
+}  // namespace pg_ark

@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+#
+# archive_bench.sh
+#     Side-by-side WAL archiving benchmark: pg_ark (archive_library = 'pg_ark' + `pg_ark server`)
+#     against pgBackRest (archive_command = 'pgbackrest ... archive-push %p', archive-async=n),
+#     end to end through PostgreSQL's own archiver, on the same WAL segments.
+#
+# Method (see BENCH-NOTES.md in the project's shared notes):
+#   1. One source cluster (initdb --data-checksums) produces exactly $SEGMENTS completed WAL
+#      segments of INSERTs of pgbench_accounts-shaped rows whose filler is random md5 text, like
+#      BENCH-NOTES' "realistic data" (this WAL compresses about 2.7x with zstd-1, not 20x like
+#      blank-padded rows: compression is not free). Archiving is on but not configured, so
+#      every segment stays in pg_wal with a .ready file. Then the cluster is stopped.
+#   2. Each run copies that data directory afresh (cp -a), gives the tool a fresh repository,
+#      starts the cluster with archiving still unconfigured, does the tool's one-time setup
+#      (`pg_ark server` + `pg_ark init`, or `pgbackrest stanza-create`), then: sync, drop the page
+#      cache, and time from the reload that configures archiving until pg_wal/archive_status has
+#      no .ready file left (polled every 20 ms). Both tools compress with zstd level 1 and fsync
+#      what they store before acknowledging.
+#   3. Runs alternate between the tools ($RUNS each); the minimum time of each tool is reported.
+#
+# Runs as root (drops caches; runs PostgreSQL and the tools as the postgres OS user).
+# Needs: PostgreSQL 15 (/usr/lib/postgresql/15/bin), pgbackrest (scripts/install-deps.sh) and
+# pg_ark installed by `make install` (/usr/local/bin/pg_ark, pg_ark.so in PostgreSQL's libdir).
+#
+# Environment:
+#   SEGMENTS=64        WAL segments archived per run
+#   RUNS=3             timed runs per tool (the minimum is reported)
+#   WORKDIR=/tmp       parent of this run's scratch directory (needs about 3 x SEGMENTS x 16 MiB)
+#   KEEP=0             1 keeps the scratch directory and logs for inspection
+#   PG_BINDIR, PG_ARK, PGBACKREST   override the binaries' locations
+#   TIMEOUT            seconds one archiving run may take (default max(300, 5 x SEGMENTS))
+#   IDLE_WAIT=60       seconds to wait, before each timed run, for the CPUs to be idle
+#   IDLE_BUSY_PCT=10   "idle" means at most this % of CPU time busy (steal included) over 0.5 s
+#
+set -euo pipefail
+export LC_ALL=C
+
+SEGMENTS=${SEGMENTS:-64}
+RUNS=${RUNS:-3}
+WORKDIR=${WORKDIR:-/tmp}
+KEEP=${KEEP:-0}
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+PG_ARK=${PG_ARK:-/usr/local/bin/pg_ark}
+PGBACKREST=${PGBACKREST:-$(command -v pgbackrest || echo /usr/bin/pgbackrest)}
+PGPORT_BENCH=${PGPORT_BENCH:-54329}
+IDLE_WAIT=${IDLE_WAIT:-60}
+IDLE_BUSY_PCT=${IDLE_BUSY_PCT:-10}
+BUSY_RUNS=0
+CLUSTER=bench
+STANZA=bench
+
+die() {
+    echo "archive_bench: error: $*" >&2
+    exit 1
+}
+note() { echo "archive_bench: $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------------------------
+[[ $SEGMENTS =~ ^[1-9][0-9]*$ ]] || die "SEGMENTS must be a positive integer, not \"$SEGMENTS\""
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not \"$RUNS\""
+TIMEOUT=${TIMEOUT:-$(( SEGMENTS * 5 > 300 ? SEGMENTS * 5 : 300 ))}
+[[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "TIMEOUT must be a positive integer, not \"$TIMEOUT\""
+[[ $(id -u) -eq 0 ]] || die "run as root (it drops the page cache and runs PostgreSQL as postgres)"
+id postgres >/dev/null 2>&1 || die "the postgres OS user does not exist (install PostgreSQL 15)"
+[[ -x $PG_BINDIR/initdb && -x $PG_BINDIR/pg_ctl && -x $PG_BINDIR/psql ]] ||
+    die "PostgreSQL 15 binaries not found in $PG_BINDIR (set PG_BINDIR)"
+[[ -x $PG_ARK ]] || die "pg_ark not found at $PG_ARK: run \"make install\" first (or set PG_ARK)"
+[[ -x $PGBACKREST ]] || die "pgbackrest not found: run scripts/install-deps.sh (or set PGBACKREST)"
+PG_PKGLIBDIR=$("$PG_BINDIR/pg_config" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)
+[[ -f $PG_PKGLIBDIR/pg_ark.so ]] || die "pg_ark.so not found in $PG_PKGLIBDIR: run \"make install\" first"
+[[ -w /proc/sys/vm/drop_caches ]] || die "/proc/sys/vm/drop_caches is not writable: cannot run cold-cache"
+command -v setpriv >/dev/null || die "setpriv (util-linux) is needed to start the helper as postgres"
+[[ -d $WORKDIR ]] || die "WORKDIR \"$WORKDIR\" is not a directory"
+
+# The source cluster, one copy and one repository exist at a time.
+need_mib=$(( SEGMENTS * 16 * 3 + 512 ))
+avail_mib=$(df -Pm "$WORKDIR" | awk 'NR == 2 { print $4 }')
+(( avail_mib >= need_mib )) || die "$WORKDIR has $avail_mib MiB free; this run needs about $need_mib MiB"
+
+# ---------------------------------------------------------------------------------------------
+# Scratch space and cleanup
+# ---------------------------------------------------------------------------------------------
+RUN_DIR=$(mktemp -d "$WORKDIR/archive_bench.XXXXXX")
+# Unix socket paths are limited to 107 bytes: keep the sockets under a short /tmp path.
+SOCK_DIR=$(mktemp -d /tmp/pgab.XXXXXX)
+chown postgres: "$RUN_DIR" "$SOCK_DIR"
+chmod 0700 "$RUN_DIR" "$SOCK_DIR"
+if ! runuser -u postgres -- test -w "$RUN_DIR"; then
+    rm -rf "$RUN_DIR" "$SOCK_DIR"
+    die "the postgres user cannot reach $RUN_DIR: choose a WORKDIR that postgres can traverse"
+fi
+cd "$RUN_DIR" # postgres must be able to stat its working directory
+
+RUNNING_PGDATA=""
+HELPER_PID=""
+
+stop_helper() {
+    if [[ -n $HELPER_PID ]]; then
+        kill -TERM "$HELPER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$HELPER_PID" 2>/dev/null || true
+        wait "$HELPER_PID" 2>/dev/null || true
+        HELPER_PID=""
+    fi
+}
+
+stop_cluster() {
+    local mode=${1:-fast}
+    if [[ -n $RUNNING_PGDATA ]]; then
+        as_pg pg_ctl stop -D "$RUNNING_PGDATA" -m "$mode" -w -t 120 >/dev/null 2>&1 ||
+            as_pg pg_ctl stop -D "$RUNNING_PGDATA" -m immediate -w >/dev/null 2>&1 || true
+        RUNNING_PGDATA=""
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_cluster immediate
+    stop_helper
+    if [[ $KEEP == 1 ]]; then
+        note "scratch directory kept: $RUN_DIR"
+    else
+        rm -rf "$RUN_DIR"
+    fi
+    rm -rf "$SOCK_DIR"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+as_pg() {
+    runuser -u postgres -- env PATH="$PG_BINDIR:$(dirname "$PG_ARK"):/usr/bin:/bin" "$@"
+}
+
+psql_q() { # psql_q SQL...  (one value per line, unaligned)
+    as_pg psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres \
+        -d postgres "$@"
+}
+
+
+ready_count() {
+    local files
+    shopt -s nullglob
+    files=("$1"/pg_wal/archive_status/*.ready)
+    shopt -u nullglob
+    echo "${#files[@]}"
+}
+
+start_cluster() { # start_cluster PGDATA LOGFILE
+    as_pg pg_ctl start -D "$1" -l "$2" -w -t 120 >/dev/null ||
+        { tail -n 30 "$2" >&2 || true; die "could not start the cluster in $1 (log above)"; }
+    RUNNING_PGDATA=$1
+}
+
+reload_cluster() {
+    as_pg pg_ctl reload -D "$1" -s >/dev/null || die "could not reload the cluster in $1"
+}
+
+# cpu_busy_pct: percentage of CPU time over 0.5 s not idle (steal counts as busy: it is time we
+# do not get).
+cpu_busy_pct() {
+    local a b
+    read -r -a a < <(head -n 1 /proc/stat)
+    sleep 0.5
+    read -r -a b < <(head -n 1 /proc/stat)
+    local total=0 idle i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    idle=$(( b[4] - a[4] + b[5] - a[5] ))
+    (( total > 0 )) || { echo 0; return; }
+    echo $(( (total - idle) * 100 / total ))
+}
+
+# Before the clock starts: data on disk, page cache empty, machine idle (BENCH-NOTES.md).
+drop_caches() {
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    local deadline=$(( SECONDS + IDLE_WAIT )) busy
+    while :; do
+        busy=$(cpu_busy_pct)
+        (( busy <= IDLE_BUSY_PCT )) && break
+        if (( SECONDS >= deadline )); then
+            note "machine still ${busy}% busy after ${IDLE_WAIT}s; measuring anyway (compare ratios, not times)"
+            BUSY_RUNS=$(( BUSY_RUNS + 1 ))
+            break
+        fi
+    done
+}
+
+# wait_archived PGDATA LOGFILE: sets ELAPSED_US (microseconds since $T0) once no .ready is left.
+# Everything here runs in the main shell (no $(...)), so that a failure reaches the EXIT trap.
+wait_archived() {
+    local pgdata=$1 log=$2 deadline=$(( T0 + TIMEOUT * 1000000 )) now
+    while :; do
+        now=${EPOCHREALTIME/./}
+        [[ $(ready_count "$pgdata") -eq 0 ]] && break
+        if (( now > deadline )); then
+            note "still $(ready_count "$pgdata") .ready file(s) after ${TIMEOUT}s; last server log lines:"
+            tail -n 20 "$log" >&2 || true
+            die "archiving did not finish in $TIMEOUT s"
+        fi
+        [[ -f $pgdata/postmaster.pid ]] || { tail -n 20 "$log" >&2; die "PostgreSQL stopped during the run"; }
+        sleep 0.02
+    done
+    ELAPSED_US=$(( now - T0 ))
+}
+
+sum_bytes() { # total size of the files find(1) selects
+    find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. The source cluster and its WAL segments
+# ---------------------------------------------------------------------------------------------
+SRC=$RUN_DIR/src
+note "preparing $SEGMENTS WAL segments in $SRC"
+as_pg initdb -D "$SRC" --data-checksums -U postgres --auth=trust -E UTF8 --locale=C >"$RUN_DIR/initdb.log" 2>&1 ||
+    { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+max_wal_mb=$(( SEGMENTS * 16 * 2 + 1024 ))
+cat >>"$SRC/postgresql.conf" <<EOF
+
+# archive_bench.sh
+port = $PGPORT_BENCH
+listen_addresses = ''
+unix_socket_directories = '$SOCK_DIR'
+shared_buffers = 256MB
+wal_level = replica
+max_wal_size = ${max_wal_mb}MB
+min_wal_size = 80MB
+wal_keep_size = ${max_wal_mb}MB
+checkpoint_timeout = 1h
+autovacuum = off
+# Archiving enabled but not configured: segments pile up as .ready and the archiver makes no
+# failing attempts (no retry back-off can delay the first attempt of a timed run).
+archive_mode = off
+archive_command = ''
+EOF
+# Setup with archive_mode = off, so that no segment from before the data load becomes .ready.
+start_cluster "$SRC" "$RUN_DIR/src.log"
+psql_q -c "CREATE TABLE bench_fill (aid int, bid int, abalance int, filler char(84))" >/dev/null
+stop_cluster fast
+sed -i "s/^archive_mode = off$/archive_mode = on/" "$SRC/postgresql.conf"
+start_cluster "$SRC" "$RUN_DIR/src.log"
+
+# Fill segments S0 .. S0+SEGMENTS-1 to within 1 MiB of the end of the last one, then switch:
+# exactly SEGMENTS completed, nearly full segments (each batch writes about 0.5 MiB of WAL).
+psql_q >/dev/null <<EOF
+DO \$\$
+DECLARE
+    seg numeric := (SELECT setting::numeric FROM pg_settings WHERE name = 'wal_segment_size');
+    here numeric := pg_current_wal_insert_lsn() - '0/0'::pg_lsn;
+    target pg_lsn := '0/0'::pg_lsn + ((floor(here / seg) + $SEGMENTS) * seg - 1048576);
+BEGIN
+    WHILE pg_current_wal_insert_lsn() < target LOOP
+        INSERT INTO bench_fill
+        SELECT g, g / 100000 + 1, (random() * 10000)::int,
+               md5(random()::text) || md5(random()::text)
+        FROM generate_series(1, 3000) g;
+    END LOOP;
+END
+\$\$;
+DROP TABLE bench_fill;
+SELECT pg_switch_wal();
+EOF
+for _ in $(seq 1 500); do
+    [[ $(ready_count "$SRC") -ge $SEGMENTS ]] && break
+    sleep 0.02
+done
+got=$(ready_count "$SRC")
+[[ $got -eq $SEGMENTS ]] || die "expected $SEGMENTS .ready segments in the source cluster, found $got"
+stop_cluster fast
+got=$(ready_count "$SRC")
+[[ $got -eq $SEGMENTS ]] || die "expected $SEGMENTS .ready segments after shutdown, found $got"
+shopt -s nullglob
+ready_files=("$SRC"/pg_wal/archive_status/*.ready)
+shopt -u nullglob
+FIRST_SEG=$(basename "${ready_files[0]}" .ready)
+LAST_SEG=$(basename "${ready_files[-1]}" .ready)
+WAL_MIB=$(( $(sum_bytes "$SRC/pg_wal" -maxdepth 1 -name "$FIRST_SEG") * SEGMENTS / 1048576 ))
+note "segments $FIRST_SEG .. $LAST_SEG ready ($WAL_MIB MiB of WAL)"
+
+# ---------------------------------------------------------------------------------------------
+# 2. One timed run of each tool
+# ---------------------------------------------------------------------------------------------
+fresh_copy() { # fresh_copy DIR: a new copy of the source data directory
+    rm -rf "$1"
+    cp -a "$SRC" "$1"
+}
+
+# run_pg_ark RUN: sets ELAPSED_US and STORED_BYTES
+run_pg_ark() {
+    local run=$1 pgdata=$RUN_DIR/a repo conf log helper_log objects failed
+    fresh_copy "$pgdata"
+    repo=$RUN_DIR/a-repo
+    conf=$RUN_DIR/pg_ark.conf
+    log=$RUN_DIR/a-$run.pg.log
+    helper_log=$RUN_DIR/a-$run.helper.log
+    rm -rf "$repo"
+    install -d -o postgres -g postgres -m 0700 "$repo"
+    cat >"$conf" <<EOF
+[global]
+repo-path = $repo
+socket-path = $SOCK_DIR/ark/pg_ark.sock
+compress-type = zstd
+compress-level = 1
+log-level = info
+
+[$CLUSTER]
+pgdata = $pgdata
+EOF
+    chown postgres: "$conf"
+
+    # Helper first (setpriv execs, so $! is the helper itself and SIGTERM reaches it).
+    setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_ARK" server --config "$conf" \
+        >"$helper_log" 2>&1 &
+    HELPER_PID=$!
+    for _ in $(seq 1 250); do
+        [[ -S $SOCK_DIR/ark/pg_ark.sock ]] && break
+        kill -0 "$HELPER_PID" 2>/dev/null || { cat "$helper_log" >&2; die "pg_ark server exited at start"; }
+        sleep 0.02
+    done
+    [[ -S $SOCK_DIR/ark/pg_ark.sock ]] || { cat "$helper_log" >&2; die "pg_ark server did not create its socket"; }
+    as_pg "$PG_ARK" init --config "$conf" --cluster "$CLUSTER" >>"$helper_log" 2>&1 ||
+        { cat "$helper_log" >&2; die "pg_ark init failed"; }
+
+    # Archive module loaded, but pg_ark.cluster empty = not configured: nothing is attempted.
+    cat >>"$pgdata/postgresql.conf" <<EOF
+archive_command = ''
+archive_library = 'pg_ark'
+pg_ark.socket_path = '$SOCK_DIR/ark/pg_ark.sock'
+pg_ark.cluster = ''
+EOF
+    start_cluster "$pgdata" "$log"
+    psql_q -c "LOAD 'pg_ark'" >/dev/null || die "PostgreSQL cannot load pg_ark.so"
+
+    echo "pg_ark.cluster = '$CLUSTER'" >>"$pgdata/postgresql.conf"
+    drop_caches
+    T0=${EPOCHREALTIME/./}
+    reload_cluster "$pgdata"
+    wait_archived "$pgdata" "$log"
+
+    failed=$(psql_q -c "SELECT failed_count FROM pg_stat_archiver")
+    objects=$(find "$repo/$CLUSTER/wal" -type f -name '*.ark' ! -path '*/history/*' | wc -l)
+    [[ $objects -eq $SEGMENTS ]] || die "pg_ark: expected $SEGMENTS WAL objects in $repo, found $objects"
+    STORED_BYTES=$(sum_bytes "$repo/$CLUSTER/wal" -name '*.ark')
+    (( failed == 0 )) || note "pg_ark run $run: pg_stat_archiver.failed_count = $failed"
+
+    if [[ $run -eq 1 ]]; then # the archive must give back the very bytes it was given
+        as_pg "$PG_ARK" archive-get --config "$conf" --cluster "$CLUSTER" "$LAST_SEG" "$RUN_DIR/check-a" ||
+            die "pg_ark archive-get of $LAST_SEG failed"
+        cmp -s "$RUN_DIR/check-a" "$SRC/pg_wal/$LAST_SEG" || die "pg_ark returned different bytes for $LAST_SEG"
+        rm -f "$RUN_DIR/check-a"
+    fi
+    stop_cluster fast
+    stop_helper
+    rm -rf "$pgdata" "$repo"
+}
+
+# run_pgbackrest RUN: sets ELAPSED_US and STORED_BYTES
+run_pgbackrest() {
+    local run=$1 pgdata=$RUN_DIR/b repo conf log objects failed
+    fresh_copy "$pgdata"
+    repo=$RUN_DIR/b-repo
+    conf=$RUN_DIR/pgbackrest.conf
+    log=$RUN_DIR/b-$run.pg.log
+    rm -rf "$repo" "$RUN_DIR/b-pgbr"
+    install -d -o postgres -g postgres -m 0750 "$repo" "$RUN_DIR/b-pgbr" "$RUN_DIR/b-pgbr/log" \
+        "$RUN_DIR/b-pgbr/lock" "$RUN_DIR/b-pgbr/spool"
+    cat >"$conf" <<EOF
+[global]
+repo1-path=$repo
+log-path=$RUN_DIR/b-pgbr/log
+lock-path=$RUN_DIR/b-pgbr/lock
+spool-path=$RUN_DIR/b-pgbr/spool
+log-level-console=warn
+log-level-file=info
+compress-type=zst
+compress-level=1
+archive-async=n
+
+[$STANZA]
+pg1-path=$pgdata
+pg1-port=$PGPORT_BENCH
+pg1-socket-path=$SOCK_DIR
+EOF
+    chown postgres: "$conf"
+    start_cluster "$pgdata" "$log"
+    as_pg "$PGBACKREST" --config="$conf" --stanza="$STANZA" stanza-create >"$RUN_DIR/b-$run.stanza.log" 2>&1 ||
+        { cat "$RUN_DIR/b-$run.stanza.log" >&2; die "pgbackrest stanza-create failed"; }
+
+    echo "archive_command = '$PGBACKREST --config=$conf --stanza=$STANZA archive-push %p'" \
+        >>"$pgdata/postgresql.conf"
+    drop_caches
+    T0=${EPOCHREALTIME/./}
+    reload_cluster "$pgdata"
+    wait_archived "$pgdata" "$log"
+
+    failed=$(psql_q -c "SELECT failed_count FROM pg_stat_archiver")
+    objects=$(find "$repo/archive/$STANZA" -type f -regextype posix-extended \
+        -regex '.*/[0-9A-F]{24}-[0-9a-f]{40}(\.zst)?' | wc -l)
+    [[ $objects -eq $SEGMENTS ]] || die "pgBackRest: expected $SEGMENTS WAL files in $repo, found $objects"
+    STORED_BYTES=$(find "$repo/archive/$STANZA" -type f -regextype posix-extended \
+        -regex '.*/[0-9A-F]{24}-[0-9a-f]{40}(\.zst)?' -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }')
+    (( failed == 0 )) || note "pgBackRest run $run: pg_stat_archiver.failed_count = $failed"
+
+    if [[ $run -eq 1 ]]; then
+        as_pg "$PGBACKREST" --config="$conf" --stanza="$STANZA" archive-get "$LAST_SEG" "$RUN_DIR/check-b" ||
+            die "pgbackrest archive-get of $LAST_SEG failed"
+        cmp -s "$RUN_DIR/check-b" "$SRC/pg_wal/$LAST_SEG" || die "pgBackRest returned different bytes for $LAST_SEG"
+        rm -f "$RUN_DIR/check-b"
+    fi
+    stop_cluster fast
+    rm -rf "$pgdata" "$repo" "$RUN_DIR/b-pgbr"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. Runs, alternating the tools so that drift in the machine's speed hits both alike
+# ---------------------------------------------------------------------------------------------
+best_a=""; best_b=""; stored_a=0; stored_b=0
+for run in $(seq 1 "$RUNS"); do
+    run_pg_ark "$run"
+    note "run $run/$RUNS pg_ark:     $(awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+    if [[ -z $best_a ]] || (( ELAPSED_US < best_a )); then best_a=$ELAPSED_US; fi
+    stored_a=$STORED_BYTES
+    run_pgbackrest "$run"
+    note "run $run/$RUNS pgBackRest: $(awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+    if [[ -z $best_b ]] || (( ELAPSED_US < best_b )); then best_b=$ELAPSED_US; fi
+    stored_b=$STORED_BYTES
+done
+
+# ---------------------------------------------------------------------------------------------
+# 4. Report
+# ---------------------------------------------------------------------------------------------
+echo "WAL archiving, $SEGMENTS segments of 16 MiB ($FIRST_SEG .. $LAST_SEG), zstd level 1, cold cache, min of $RUNS run(s)"
+echo "$("$PG_ARK" version 2>/dev/null | head -n 1); $("$PGBACKREST" version 2>/dev/null | head -n 1); $("$PG_BINDIR/postgres" --version); $(nproc) CPUs"
+awk -v n="$SEGMENTS" -v a="$best_a" -v b="$best_b" -v sa="$stored_a" -v sb="$stored_b" 'BEGIN {
+    printf "%-12s %8s %9s %11s %11s %11s\n", "tool", "segments", "seconds", "segments/s", "ms/segment", "stored MiB"
+    printf "%-12s %8d %9.3f %11.1f %11.1f %11.1f\n", "pg_ark", n, a / 1e6, n / (a / 1e6), a / 1e3 / n, sa / 1048576
+    printf "%-12s %8d %9.3f %11.1f %11.1f %11.1f\n", "pgBackRest", n, b / 1e6, n / (b / 1e6), b / 1e3 / n, sb / 1048576
+    r = b / a
+    if (r >= 1) printf "ratio pg_ark/pgBackRest: %.2fx faster\n", r
+    else printf "ratio pg_ark/pgBackRest: %.2fx (pg_ark is %.2fx slower)\n", r, 1 / r
+}'
+if (( BUSY_RUNS > 0 )); then
+    echo "note: $BUSY_RUNS of $(( RUNS * 2 )) timed runs started on a busy machine (see stderr)"
+fi
