@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -57,6 +59,8 @@ class Parser {
                              CompressType *out) const;
     Status ParseCompressLevel(int line, const std::string &key, const std::string &value,
                               int *out) const;
+    Status ParseInteger(int line, const std::string &key, const std::string &value, int min,
+                        int max, int *out) const;
     Status ParseAbsolutePath(int line, const std::string &key, const std::string &value,
                              std::string *out) const;
     Status ParseUsers(int line, const std::string &key, const std::string &value);
@@ -74,19 +78,24 @@ Status Parser::ParseCompressType(int line, const std::string &key, const std::st
     return Status::Ok();
 }
 
-Status Parser::ParseCompressLevel(int line, const std::string &key, const std::string &value,
-                                  int *out) const {
+Status Parser::ParseInteger(int line, const std::string &key, const std::string &value, int min,
+                            int max, int *out) const {
     size_t used = 0;
-    int level = 0;
+    int number = 0;
     try {
-        level = std::stoi(value, &used);
+        number = std::stoi(value, &used);
     } catch (const std::exception &) {
         used = 0;
     }
-    if (used != value.size() || value.empty() || level < 1 || level > 19)
-        return BadValue(line, key, value, "an integer from 1 to 19");
-    *out = level;
+    if (used != value.size() || value.empty() || number < min || number > max)
+        return BadValue(line, key, value, fmt::format("an integer from {} to {}", min, max));
+    *out = number;
     return Status::Ok();
+}
+
+Status Parser::ParseCompressLevel(int line, const std::string &key, const std::string &value,
+                                  int *out) const {
+    return ParseInteger(line, key, value, 1, 19, out);
 }
 
 Status Parser::ParseAbsolutePath(int line, const std::string &key, const std::string &value,
@@ -135,6 +144,8 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
         return Status::Ok();
     }
     if (key == "allowed-users") return ParseUsers(line, key, value);
+    if (key == "archive-ahead-workers")
+        return ParseInteger(line, key, value, 0, 32, &config_.archive_ahead_workers);
     return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
 }
 
@@ -216,6 +227,11 @@ Result<Config> Parser::Parse(const std::string &text) {
 }
 
 }  // namespace
+
+int DefaultArchiveAheadWorkers() {
+    unsigned int cpus = std::thread::hardware_concurrency();
+    return static_cast<int>(std::clamp(cpus, 1u, 8u));
+}
 
 const char *CompressTypeName(CompressType type) {
     return type == CompressType::zstd ? "zstd" : "none";

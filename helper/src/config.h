@@ -12,6 +12,8 @@
  *     log-level = info
  *     # optional; stderr when unset
  *     log-path = /var/log/pg_ark.log
+ *     # threads storing .ready WAL ahead of the archiver (0..32, 0 = off; default: CPUs)
+ *     archive-ahead-workers = 2
  *     # optional: more users the peer-credential check admits (they must also be able to
  *     # reach the 0700 socket directory, so in practice: root)
  *     allowed-users = backup,1001
@@ -54,6 +56,9 @@ struct ClusterConfig {
     Compression compression;
 };
 
+/* One per CPU, at least 1 and at most 8. */
+int DefaultArchiveAheadWorkers();
+
 struct Config {
     std::string path; /* the file it came from, for messages */
     std::string repo_path;
@@ -62,6 +67,7 @@ struct Config {
     LogLevel log_level = LogLevel::info;
     Compression compression;
     std::vector<uid_t> allowed_uids;
+    int archive_ahead_workers = DefaultArchiveAheadWorkers();
     std::map<std::string, ClusterConfig> clusters;
 
     /* The named cluster's section, or not_found naming the file. */

@@ -63,7 +63,8 @@ double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
 Server::Server(Config config)
     : config_(std::move(config)),
       repository_(MakePosixStorage(config_.repo_path)),
-      wal_store_(&repository_) {}
+      wal_store_(&repository_),
+      shipper_(config_, &wal_store_, &repository_) {}
 
 Server::~Server() {
     if (listener_.valid()) unlink(config_.socket_path.c_str());
@@ -130,6 +131,7 @@ void Server::Stop() {
 }
 
 Status Server::Serve() {
+    shipper_.Start();
     while (!stopping_) {
         struct pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {stop_pipe_read_.get(), POLLIN, 0}};
         int rc = poll(fds, 2, -1);
@@ -169,6 +171,8 @@ Status Server::Serve() {
                                         [this] { return active_connections_.empty(); }))
             Log(LogLevel::info, "waiting for {} request(s) to finish", active_connections_.size());
     }
+    lock.unlock();
+    shipper_.Stop();
     Log(LogLevel::info, "stopped");
     return Status::Ok();
 }
@@ -255,6 +259,13 @@ Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
                               "archive request must carry exactly one file descriptor");
             auto cluster = config_.Cluster(request.cluster);
             if (!cluster.ok()) return cluster.status();
+            shipper_.Kick();
+            if (shipper_.AlreadyStored(request.cluster, request.wal_name, frame.fds[0].get())) {
+                *reply_message =
+                    fmt::format("\"{}\" was already archived ahead of the archiver", request.wal_name);
+                Log(LogLevel::debug, "{}", *reply_message);
+                return Status::Ok();
+            }
             auto start = std::chrono::steady_clock::now();
             auto outcome = wal_store_.Push(request.cluster, request.system_identifier,
                                            request.wal_name, frame.fds[0].get(),

@@ -25,6 +25,7 @@
 #include "repository.h"
 #include "status.h"
 #include "unique_fd.h"
+#include "wal_shipper.h"
 #include "wal_store.h"
 
 namespace pg_ark {
@@ -53,6 +54,7 @@ class Server {
     Config config_;
     Repository repository_;
     WalStore wal_store_;
+    WalShipper shipper_;
     std::set<uid_t> allowed_uids_;
     UniqueFd listener_;
     UniqueFd stop_pipe_read_;
