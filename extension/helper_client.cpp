@@ -106,8 +106,10 @@ static bool SendFrame(const uint8_t *frame, size_t length, int pass_fd, Timestam
             }
             continue;
         }
+        int saved_errno = errno; /* the caller looks at it: EPIPE may come with a reply */
         *error = psprintf("could not send a request to the pg_ark helper at \"%s\": %m",
                           pg_ark_socket_path);
+        errno = saved_errno;
         return false;
     }
     return true;
@@ -155,10 +157,19 @@ static bool Exchange(pg_ark::wire::MessageType type, const uint8_t *payload, siz
     uint8_t *frame = (uint8_t *)palloc(frame_length);
     pg_ark::wire::EncodeHeader(header, frame);
     memcpy(frame + pg_ark::wire::kHeaderSize, payload, payload_length);
-    if (!SendFrame(frame, frame_length, pass_fd, deadline, error)) return false;
+    char *send_error = nullptr;
+    bool sent = SendFrame(frame, frame_length, pass_fd, deadline, &send_error);
+    if (!sent && errno != EPIPE && errno != ECONNRESET) {
+        *error = send_error;
+        return false;
+    }
 
+    /* A helper that refuses this peer replies and closes before reading: read its reason. */
     uint8_t reply_header_bytes[pg_ark::wire::kHeaderSize];
-    if (!ReceiveExactly(reply_header_bytes, sizeof reply_header_bytes, deadline, error)) return false;
+    if (!ReceiveExactly(reply_header_bytes, sizeof reply_header_bytes, deadline, error)) {
+        if (!sent) *error = send_error;
+        return false;
+    }
     FrameHeader reply_header;
     DecodeResult result = pg_ark::wire::DecodeHeader(reply_header_bytes, &reply_header);
     if (result == DecodeResult::ok &&

@@ -188,9 +188,10 @@ Result<wire::Reply> CallHelper(const std::string &socket_path, wire::MessageType
     auto connection = ConnectUnix(socket_path);
     if (!connection.ok()) return connection.status();
     constexpr uint32_t kRequestId = 1;
-    PG_ARK_RETURN_IF_ERROR(
-        WriteFrame(connection->get(), type, kRequestId, payload, length, pass_fd, timeout_ms));
-    auto frame = ReadFrame(connection->get(), timeout_ms, timeout_ms);
+    Status sent = WriteFrame(connection->get(), type, kRequestId, payload, length, pass_fd, timeout_ms);
+    /* A helper that refuses the peer replies and closes before reading: its reply is the reason. */
+    auto frame = ReadFrame(connection->get(), sent.ok() ? timeout_ms : 1000, timeout_ms);
+    if (!sent.ok() && (!frame.ok() || !frame->has_value())) return sent;
     if (!frame.ok()) return frame.status();
     if (!frame->has_value())
         return Status(ErrorKind::unavailable, "the helper closed the connection without replying");

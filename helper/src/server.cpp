@@ -54,6 +54,16 @@ Status PrepareSocketDirectory(const std::string &directory) {
     return Status::Ok();
 }
 
+/* Ends the archiver's claim on a file however its request ends, exceptions included. */
+struct ClaimRelease {
+    WalShipper &shipper;
+    std::string cluster; /* copies: the request holds char arrays, not strings */
+    std::string wal_name;
+    int fd;
+    bool stored = false;
+    ~ClaimRelease() { shipper.ReleaseClaim(cluster, wal_name, fd, stored); }
+};
+
 double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -260,16 +270,18 @@ Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
             auto cluster = config_.Cluster(request.cluster);
             if (!cluster.ok()) return cluster.status();
             shipper_.Kick();
-            if (shipper_.AlreadyStored(request.cluster, request.wal_name, frame.fds[0].get())) {
+            int fd = frame.fds[0].get();
+            if (shipper_.ClaimOrFindStored(request.cluster, request.wal_name, fd)) {
                 *reply_message =
                     fmt::format("\"{}\" was already archived ahead of the archiver", request.wal_name);
                 Log(LogLevel::debug, "{}", *reply_message);
                 return Status::Ok();
             }
+            ClaimRelease release{shipper_, request.cluster, request.wal_name, fd};
             auto start = std::chrono::steady_clock::now();
             auto outcome = wal_store_.Push(request.cluster, request.system_identifier,
-                                           request.wal_name, frame.fds[0].get(),
-                                           (*cluster)->compression);
+                                           request.wal_name, fd, (*cluster)->compression);
+            release.stored = outcome.ok();
             if (!outcome.ok()) {
                 Log(LogLevel::warn, "could not archive \"{}\" of cluster \"{}\": {}", request.wal_name,
                     request.cluster, outcome.status().message());

@@ -95,16 +95,38 @@ bool WalShipper::Identify(int fd, FileIdentity *identity) {
     return true;
 }
 
-bool WalShipper::AlreadyStored(const std::string &cluster, const std::string &wal_name, int fd) {
+bool WalShipper::ClaimOrFindStored(const std::string &cluster, const std::string &wal_name, int fd) {
     if (workers_count_ <= 0) return false;
     FileIdentity identity;
     if (!Identify(fd, &identity)) return false;
     Key key(cluster, wal_name);
     std::unique_lock<std::mutex> lock(mutex_);
-    /* If a worker is storing it right now, storing it twice would only waste a core. */
+    /* If a worker (or another request) is storing it right now, wait rather than store twice. */
     shipped_.wait(lock, [&] { return stopping_ || in_flight_.count(key) == 0; });
     auto found = stored_.find(key);
-    return found != stored_.end() && found->second == identity;
+    if (found != stored_.end() && found->second == identity) return true;
+    in_flight_.insert(key);
+    return false;
+}
+
+void WalShipper::ReleaseClaim(const std::string &cluster, const std::string &wal_name, int fd,
+                              bool stored) {
+    if (workers_count_ <= 0) return;
+    Key key(cluster, wal_name);
+    FileIdentity identity;
+    bool identified = stored && Identify(fd, &identity);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_.erase(key);
+        if (identified) Remember(key, identity);
+    }
+    shipped_.notify_all();
+}
+
+void WalShipper::Remember(const Key &key, const FileIdentity &identity) {
+    stored_[key] = identity;
+    failed_.erase(key);
+    if (stored_.size() > kMaxRemembered) stored_.erase(stored_.begin());
 }
 
 void WalShipper::ScanLoop() {
@@ -175,8 +197,7 @@ void WalShipper::Ship(const Key &key) {
     std::lock_guard<std::mutex> lock(mutex_);
     in_flight_.erase(key);
     if (ok) {
-        stored_[key] = identity;
-        if (stored_.size() > kMaxRemembered) stored_.erase(stored_.begin());
+        Remember(key, identity);
     } else if (fd.valid()) {
         failed_.insert(key); /* not retried here: the archiver's own request reports the error */
         if (failed_.size() > kMaxRemembered) failed_.erase(failed_.begin());

@@ -48,10 +48,13 @@ class WalShipper {
     void Kick();
 
     /*
-     * True when this exact file (the archiver's descriptor) was already stored by the shipper.
-     * Waits for the shipper to finish the file first if it is storing it right now.
+     * For the archiver's request: true when this exact file (its descriptor) is already stored.
+     * Otherwise the file is claimed, so the shipper leaves it alone until ReleaseClaim(): one
+     * file is only ever stored by one party at a time. Waits if the shipper is storing it now.
      */
-    bool AlreadyStored(const std::string &cluster, const std::string &wal_name, int fd);
+    bool ClaimOrFindStored(const std::string &cluster, const std::string &wal_name, int fd);
+    /* Ends a claim; stored tells whether the archiver's request stored the file. */
+    void ReleaseClaim(const std::string &cluster, const std::string &wal_name, int fd, bool stored);
 
   private:
     struct FileIdentity {
@@ -67,6 +70,7 @@ class WalShipper {
     void WorkerLoop();
     void Scan();
     void Ship(const Key &key);
+    void Remember(const Key &key, const FileIdentity &identity);  // REQUIRES: mutex_ held
     static bool Identify(int fd, FileIdentity *identity);
 
     const Config &config_;
@@ -81,7 +85,7 @@ class WalShipper {
     bool stopping_ = false;                // guarded by mutex_
     bool kicked_ = false;                  // guarded by mutex_
     std::deque<Key> queue_;                // guarded by mutex_
-    std::set<Key> in_flight_;              // guarded by mutex_: queued or being stored
+    std::set<Key> in_flight_;              // guarded by mutex_: queued, being stored, or claimed
     std::set<Key> failed_;                 // guarded by mutex_: left to the archiver
     std::map<Key, FileIdentity> stored_;   // guarded by mutex_
     std::vector<std::thread> threads_;
