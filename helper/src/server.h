@@ -6,8 +6,10 @@
  * are checked before its first frame: only the owners of the configured data directories, the
  * helper's own user and the config's allowed-users are served. Each connection gets a thread,
  * up to kMaxConnections; the dispatcher is the only place that catches everything, so no request
- * can take the daemon down. Stop() (or SIGTERM via RunUntilSignalled) stops accepting, lets
- * requests in flight finish, and removes the socket.
+ * can take the daemon down. Alongside, a WalShipper stores .ready WAL ahead of the archiver; an
+ * archive request for a file it stored is acknowledged without storing it again. Stop() (or
+ * SIGTERM via RunServerUntilSignalled) stops accepting, lets requests in flight finish, stops the
+ * shipper, and removes the socket.
  */
 #ifndef PG_ARK_HELPER_SERVER_H
 #define PG_ARK_HELPER_SERVER_H

@@ -48,6 +48,7 @@ use File::Temp ();
 use IO::Socket::UNIX;
 use IPC::Run ();
 use POSIX ();
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 use Socket qw(SOCK_STREAM);
 use Test::More;
@@ -143,6 +144,31 @@ sub socket_path { return $_[0]->{socket}; }
 sub config_file { return $_[0]->{config}; }
 sub log_file { return $_[0]->{log}; }
 sub dir { return $_[0]->{dir}; }
+
+=pod
+
+=head2 PgArkTest::start_archiving_node($name, %params)
+
+The usual start of a test: a new node (wal_level replica) archiving through a new running
+helper, its cluster registered, the node started. Params go to PgArkTest->new (cluster, repo,
+...), except node_cluster, the pg_ark.cluster the node is given (default: the helper's cluster;
+'' leaves archiving unconfigured). Returns ($node, $ark).
+
+=cut
+
+sub start_archiving_node
+{
+	my ($name, %params) = @_;
+	my $node_cluster = delete $params{node_cluster};
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 1);
+	my $ark = PgArkTest->new(node => $node, %params);
+	$ark->configure_node($node, defined $node_cluster ? (cluster => $node_cluster) : ());
+	$ark->start or BAIL_OUT("helper for node $name did not start");
+	$ark->init_cluster;
+	$node->start;
+	return ($node, $ark);
+}
 
 =pod
 

@@ -12,13 +12,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgArkTest;
 
-my $node = PostgreSQL::Test::Cluster->new('primary');
-$node->init(allows_streaming => 1);
-my $ark = PgArkTest->new(node => $node, cluster => 'main');
-$ark->configure_node($node);
-$ark->start or BAIL_OUT('helper did not start');
-$ark->init_cluster;
-$node->start;
+my ($node, $ark) = PgArkTest::start_archiving_node('primary', cluster => 'main');
 
 $node->command_ok([ 'pgbench', '-i', '-s', '1', 'postgres' ], 'pgbench -i -s 1');
 my $segsize = PgArkTest::wal_segment_size($node);

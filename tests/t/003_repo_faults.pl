@@ -39,13 +39,7 @@ sub failed_count
 
 #### Unwritable repository ####
 
-my $node = PostgreSQL::Test::Cluster->new('primary');
-$node->init(allows_streaming => 1);
-my $ark = PgArkTest->new(node => $node, cluster => 'main');
-$ark->configure_node($node);
-$ark->start or BAIL_OUT('helper did not start');
-$ark->init_cluster;
-$node->start;
+my ($node, $ark) = PgArkTest::start_archiving_node('primary', cluster => 'main');
 
 PgArkTest::write_some_wal($node);
 my $seg0 = PgArkTest::switch_wal($node);
@@ -112,14 +106,9 @@ SKIP:
 	BAIL_OUT("PG_ARK_TEST_SMALLFS=$small is not a writable directory")
 	  unless -d $small && -w $small;
 
-	my $full = PostgreSQL::Test::Cluster->new('full');
-	$full->init(allows_streaming => 1);
 	my $repo = File::Temp::tempdir('repo_XXXX', DIR => $small, CLEANUP => 1);
-	my $fark = PgArkTest->new(node => $full, cluster => 'full', name => 'full', repo => $repo);
-	$fark->configure_node($full);
-	$fark->start or BAIL_OUT('helper (full) did not start');
-	$fark->init_cluster;
-	$full->start;
+	my ($full, $fark) = PgArkTest::start_archiving_node('full',
+		cluster => 'full', name => 'full', repo => $repo);
 
 	PgArkTest::write_some_wal($full);
 	my $base = PgArkTest::switch_wal($full);

@@ -17,13 +17,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use PgArkTest;
 
-my $node = PostgreSQL::Test::Cluster->new('primary');
-$node->init(allows_streaming => 1);
-my $ark = PgArkTest->new(node => $node, cluster => 'main');
-$ark->configure_node($node);
-$ark->start or BAIL_OUT('helper did not start');
-$ark->init_cluster;
-$node->start;
+my ($node, $ark) = PgArkTest::start_archiving_node('primary', cluster => 'main');
 
 PgArkTest::write_some_wal($node);
 my $seg0 = PgArkTest::switch_wal($node);

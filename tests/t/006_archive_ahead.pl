@@ -13,13 +13,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgArkTest;
 
-my $node = PostgreSQL::Test::Cluster->new('ahead');
-$node->init(allows_streaming => 1);
-my $ark = PgArkTest->new(node => $node, cluster => 'main');
-$ark->configure_node($node, cluster => '');    # archiving not configured yet
-$ark->start or BAIL_OUT('helper did not start');
-$ark->init_cluster;
-$node->start;
+my ($node, $ark) = PgArkTest::start_archiving_node('ahead',
+	cluster => 'main', node_cluster => '');    # archiving not configured yet
 
 my @segments;
 for (1 .. 4)
