@@ -57,11 +57,14 @@ Status PrepareSocketDirectory(const std::string &directory) {
 /* Ends the archiver's claim on a file however its request ends, exceptions included. */
 struct ClaimRelease {
     WalShipper &shipper;
+    bool claimed;
     std::string cluster; /* copies: the request holds char arrays, not strings */
     std::string wal_name;
     int fd;
     bool stored = false;
-    ~ClaimRelease() { shipper.ReleaseClaim(cluster, wal_name, fd, stored); }
+    ~ClaimRelease() {
+        if (claimed) shipper.ReleaseClaim(cluster, wal_name, fd, stored);
+    }
 };
 
 double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
@@ -271,13 +274,15 @@ Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
             if (!cluster.ok()) return cluster.status();
             shipper_.Kick();
             int fd = frame.fds[0].get();
-            if (shipper_.ClaimOrFindStored(request.cluster, request.wal_name, fd)) {
+            WalShipper::Claim claim = shipper_.ClaimOrFindStored(request.cluster, request.wal_name, fd);
+            if (claim == WalShipper::Claim::already_stored) {
                 *reply_message =
                     fmt::format("\"{}\" was already archived ahead of the archiver", request.wal_name);
                 Log(LogLevel::debug, "{}", *reply_message);
                 return Status::Ok();
             }
-            ClaimRelease release{shipper_, request.cluster, request.wal_name, fd};
+            ClaimRelease release{shipper_, claim == WalShipper::Claim::claimed, request.cluster,
+                                 request.wal_name, fd};
             auto start = std::chrono::steady_clock::now();
             auto outcome = wal_store_.Push(request.cluster, request.system_identifier,
                                            request.wal_name, fd, (*cluster)->compression);

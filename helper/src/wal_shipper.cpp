@@ -27,7 +27,7 @@ constexpr auto kScanInterval = std::chrono::milliseconds(250);
 constexpr size_t kMaxRemembered = 4096; /* stored_ entries kept; the oldest names go first */
 constexpr const char *kReadySuffix = ".ready";
 
-/* Names with a .ready status file, sorted (oldest segment first). */
+/* Names with a .ready status file, in the order the archiver will ask for them. */
 std::vector<std::string> ReadyFiles(const std::string &pgdata) {
     std::vector<std::string> names;
     std::string directory = pgdata + "/pg_wal/archive_status";
@@ -42,7 +42,12 @@ std::vector<std::string> ReadyFiles(const std::string &pgdata) {
         if (IsArchivableWalName(name.c_str())) names.push_back(name);
     }
     closedir(dir);
-    std::sort(names.begin(), names.end());
+    /* Timeline history files first, as PostgreSQL's archiver asks for them first. */
+    std::sort(names.begin(), names.end(), [](const std::string &a, const std::string &b) {
+        bool a_history = ClassifyWalName(a.c_str()) == WalFileKind::history;
+        bool b_history = ClassifyWalName(b.c_str()) == WalFileKind::history;
+        return a_history != b_history ? a_history : a < b;
+    });
     return names;
 }
 
@@ -95,23 +100,23 @@ bool WalShipper::Identify(int fd, FileIdentity *identity) {
     return true;
 }
 
-bool WalShipper::ClaimOrFindStored(const std::string &cluster, const std::string &wal_name, int fd) {
-    if (workers_count_ <= 0) return false;
+WalShipper::Claim WalShipper::ClaimOrFindStored(const std::string &cluster,
+                                                const std::string &wal_name, int fd) {
+    if (workers_count_ <= 0) return Claim::unclaimed;
     FileIdentity identity;
-    if (!Identify(fd, &identity)) return false;
+    if (!Identify(fd, &identity)) return Claim::unclaimed;
     Key key(cluster, wal_name);
     std::unique_lock<std::mutex> lock(mutex_);
     /* If a worker (or another request) is storing it right now, wait rather than store twice. */
     shipped_.wait(lock, [&] { return stopping_ || in_flight_.count(key) == 0; });
     auto found = stored_.find(key);
-    if (found != stored_.end() && found->second == identity) return true;
+    if (found != stored_.end() && found->second == identity) return Claim::already_stored;
     in_flight_.insert(key);
-    return false;
+    return Claim::claimed;
 }
 
 void WalShipper::ReleaseClaim(const std::string &cluster, const std::string &wal_name, int fd,
                               bool stored) {
-    if (workers_count_ <= 0) return;
     Key key(cluster, wal_name);
     FileIdentity identity;
     bool identified = stored && Identify(fd, &identity);

@@ -47,13 +47,17 @@ class WalShipper {
     /* Asks for a scan now (the archiver just asked for something: more may be ready). */
     void Kick();
 
+    enum class Claim {
+        already_stored, /* this exact file (the descriptor) is stored: acknowledge it */
+        claimed,        /* the caller stores it; the shipper leaves it alone until ReleaseClaim */
+        unclaimed,      /* shipper off or the descriptor unreadable: store it, no release */
+    };
     /*
-     * For the archiver's request: true when this exact file (its descriptor) is already stored.
-     * Otherwise the file is claimed, so the shipper leaves it alone until ReleaseClaim(): one
-     * file is only ever stored by one party at a time. Waits if the shipper is storing it now.
+     * For the archiver's request, so that one file is only ever stored by one party at a time.
+     * Waits if the shipper is storing the file right now.
      */
-    bool ClaimOrFindStored(const std::string &cluster, const std::string &wal_name, int fd);
-    /* Ends a claim; stored tells whether the archiver's request stored the file. */
+    Claim ClaimOrFindStored(const std::string &cluster, const std::string &wal_name, int fd);
+    /* Ends a claim (only after Claim::claimed); stored: the caller's request stored the file. */
     void ReleaseClaim(const std::string &cluster, const std::string &wal_name, int fd, bool stored);
 
   private:

@@ -83,7 +83,8 @@ TEST_F(WalShipperTest, StoresReadyFilesAndRecognisesThem) {
     for (const char *name : names) {
         ASSERT_TRUE(WaitForStored(name)) << name << " was not archived ahead";
         ReadFd fd(pgdata_.Sub(std::string("pg_wal/") + name));
-        EXPECT_TRUE(shipper.ClaimOrFindStored("main", name, fd.fd)) << name;
+        EXPECT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::already_stored)
+            << name;
     }
     /* The stored copy is right: Get gives back the original bytes. */
     ASSERT_TRUE(store_.Get("main", names[1], pgdata_.Sub("restored")).ok());
@@ -108,7 +109,7 @@ TEST_F(WalShipperTest, RewrittenFileIsNotTakenForTheStoredOne) {
     later[1].tv_sec += 5;
     ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), later, 0), 0);
     ReadFd fd(path);
-    EXPECT_FALSE(shipper.ClaimOrFindStored("main", name, fd.fd));
+    EXPECT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::claimed);
 }
 
 TEST_F(WalShipperTest, UnknownFileAndDisabledShipperGiveNoShortcut) {
@@ -119,7 +120,8 @@ TEST_F(WalShipperTest, UnknownFileAndDisabledShipperGiveNoShortcut) {
     shipper.Start();
     shipper.Kick();
     ReadFd fd(pgdata_.Sub("pg_wal/" + name));
-    EXPECT_FALSE(shipper.ClaimOrFindStored("main", name, fd.fd));
+    EXPECT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::claimed);
+    shipper.ReleaseClaim("main", name, fd.fd, /*stored=*/false);
     shipper.Stop();
     EXPECT_FALSE(pg_ark_test::PathExists(StoredPath(name)));
 
@@ -144,11 +146,18 @@ TEST_F(WalShipperTest, ArchiverClaimIsRememberedOnlyWhenStored) {
     config_.archive_ahead_workers = 1;
     WalShipper shipper(config_, &store_, &repository_); /* not started: only the archiver stores */
     ReadFd fd(pgdata_.Sub("pg_wal/" + name));
-    ASSERT_FALSE(shipper.ClaimOrFindStored("main", name, fd.fd)) << "nothing stored yet";
+    ASSERT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::claimed)
+        << "nothing stored yet";
     shipper.ReleaseClaim("main", name, fd.fd, /*stored=*/false);
-    ASSERT_FALSE(shipper.ClaimOrFindStored("main", name, fd.fd)) << "a failed store is not remembered";
+    ASSERT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::claimed)
+        << "a failed store is not remembered";
     shipper.ReleaseClaim("main", name, fd.fd, /*stored=*/true);
-    EXPECT_TRUE(shipper.ClaimOrFindStored("main", name, fd.fd)) << "a stored file is recognised";
+    EXPECT_EQ(shipper.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::already_stored)
+        << "a stored file is recognised";
+
+    config_.archive_ahead_workers = 0;
+    WalShipper off(config_, &store_, &repository_);
+    EXPECT_EQ(off.ClaimOrFindStored("main", name, fd.fd), WalShipper::Claim::unclaimed);
 }
 
 }  // namespace
