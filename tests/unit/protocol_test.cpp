@@ -140,14 +140,19 @@ TEST(ProtocolHeaderTest, BadMagicRejected) {
     }
 }
 
+/* Encodes a header as the wire carries it and decodes it again. */
+DecodeResult RoundTripHeader(const FrameHeader &header) {
+    std::vector<uint8_t> bytes = EncodeHeaderBytes(header);
+    FrameHeader decoded;
+    return DecodeHeader(bytes.data(), &decoded);
+}
+
 TEST(ProtocolHeaderTest, BadVersionRejected) {
     for (uint16_t version : {0, 2, 0x0100, 0xFFFF}) {
         FrameHeader header;
         header.type = MessageType::ping;
         header.version = version;
-        std::vector<uint8_t> bytes = EncodeHeaderBytes(header);
-        FrameHeader decoded;
-        EXPECT_EQ(DecodeHeader(bytes.data(), &decoded), DecodeResult::bad_version) << version;
+        EXPECT_EQ(RoundTripHeader(header), DecodeResult::bad_version) << version;
     }
 }
 
@@ -155,9 +160,7 @@ TEST(ProtocolHeaderTest, UnknownTypeRejected) {
     for (uint16_t type : {0, 4, 5, 0x0100, 0xFFFF}) {
         FrameHeader header;
         header.type = static_cast<MessageType>(type);
-        std::vector<uint8_t> bytes = EncodeHeaderBytes(header);
-        FrameHeader decoded;
-        EXPECT_EQ(DecodeHeader(bytes.data(), &decoded), DecodeResult::bad_type) << type;
+        EXPECT_EQ(RoundTripHeader(header), DecodeResult::bad_type) << type;
     }
 }
 
@@ -166,9 +169,7 @@ TEST(ProtocolHeaderTest, OversizedLengthRejected) {
         FrameHeader header;
         header.type = MessageType::ping;
         header.length = length;
-        std::vector<uint8_t> bytes = EncodeHeaderBytes(header);
-        FrameHeader decoded;
-        EXPECT_EQ(DecodeHeader(bytes.data(), &decoded), DecodeResult::too_large) << length;
+        EXPECT_EQ(RoundTripHeader(header), DecodeResult::too_large) << length;
     }
 }
 
