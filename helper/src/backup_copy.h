@@ -1,0 +1,84 @@
+/*
+ * backup_copy.h
+ *     The backup engine's copy phase: scan a data directory (and its tablespaces), skip what a
+ *     base backup skips, and store every file as parts in parallel, validating page checksums.
+ *
+ * What is skipped follows PostgreSQL 15's base backup (src/backend/backup/basebackup.c and the
+ * "Backing Up the Data Directory" docs): pg_wal's contents (the directory and archive_status are
+ * kept), postmaster.pid and postmaster.opts, pg_internal.init, backup_label and tablespace_map
+ * (the backup writes its own), postgresql.auto.conf.tmp, current_logfiles.tmp, the contents of
+ * pg_dynshmem, pg_notify, pg_replslot, pg_serial, pg_snapshots, pg_stat_tmp and pg_subtrans,
+ * temporary files and directories (pgsql_tmp*), temporary relations (t<n>_...), and every fork
+ * of an unlogged relation except its init fork. In a tablespace only the directory of this
+ * PostgreSQL version (PG_15_...) is copied.
+ *
+ * Files that change during the copy are handled as a base backup handles them: one that vanishes
+ * is left out, one that grows is copied up to the size seen when it was scanned, one that shrinks
+ * is copied as far as it goes; WAL replay from the backup's start fixes all of them.
+ *
+ * Page checksums (when the cluster has them) are checked on relation files. A failing page is
+ * read again (it may have been torn by a concurrent write); a page whose LSN is at or after the
+ * backup's start LSN is skipped, since replay rewrites it. A page that still fails is stored as
+ * read and reported in its entry's bad_pages.
+ */
+#ifndef PG_ARK_HELPER_BACKUP_COPY_H
+#define PG_ARK_HELPER_BACKUP_COPY_H
+
+#include <stdint.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "manifest.h"
+#include "storage.h"
+
+namespace pg_ark {
+
+/* Shared between the copying threads and whoever reports progress or cancels. */
+struct CopyControl {
+    std::atomic<uint64_t> files_total{0};
+    std::atomic<uint64_t> files_done{0};
+    std::atomic<uint64_t> bytes_total{0};
+    std::atomic<uint64_t> bytes_done{0};
+    std::atomic<bool> cancelled{false}; /* set by anyone; the copy stops soon after */
+};
+
+struct CopyOptions {
+    std::string pgdata;
+    uint64_t start_lsn = 0;
+    bool data_checksums = false;
+    uint32_t block_size = 8192;
+    uint32_t segment_blocks = 131072; /* blocks per relation segment file (RELSEG_SIZE) */
+    Compression compression;
+    uint64_t part_size = 64ull << 20;
+    int workers = 2;
+};
+
+/* A file or directory found by the scan, before copying. */
+struct SourceEntry {
+    std::string path; /* relative to pgdata, as it will appear in the manifest */
+    EntryKind kind = EntryKind::file;
+    uint32_t mode = 0;
+    int64_t mtime = 0;
+    uint64_t size = 0;
+    std::string link_target;
+    bool relation = false; /* a relation data file: page checksums apply */
+    uint32_t first_block = 0; /* relation files: block number of the file's first page */
+};
+
+/* Lists what a base backup of pgdata holds, sorted by path. */
+Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata);
+
+/*
+ * Copies everything ScanDataDirectory lists into <backup_directory>/data/, returning the
+ * manifest entries (sorted by path) with parts and bad pages filled in. ErrorKind::conflict
+ * ("cancelled") if control->cancelled was set. On error the parts written so far are left for
+ * the caller to remove.
+ */
+Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoPath &backup_directory,
+                                                   const CopyOptions &options, CopyControl *control);
+
+}  // namespace pg_ark
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * backup_lock.h
+ *     One backup per cluster at a time: an exclusive flock on <repo>/<cluster>/backup.lock held
+ *     for the whole backup. The kernel drops it when the helper dies (even by SIGKILL), so a
+ *     killed backup never blocks the next one, and anyone can tell a running backup from an
+ *     abandoned one by probing the lock. The file holds the running backup's id.
+ *     (Posix repositories; object storage will need its own lease.)
+ */
+#ifndef PG_ARK_HELPER_BACKUP_LOCK_H
+#define PG_ARK_HELPER_BACKUP_LOCK_H
+
+#include <string>
+
+#include "status.h"
+#include "unique_fd.h"
+
+namespace pg_ark {
+
+class BackupLock {
+  public:
+    /*
+     * Takes the lock without waiting. ErrorKind::conflict when a backup holds it, naming that
+     * backup's id.
+     */
+    static Result<BackupLock> Acquire(const std::string &repo_path, const std::string &cluster,
+                                      const std::string &backup_id);
+    /* True when some process holds the lock now. */
+    static Result<bool> IsHeld(const std::string &repo_path, const std::string &cluster);
+
+    BackupLock() = default;
+    BackupLock(BackupLock &&) = default;
+    BackupLock &operator=(BackupLock &&) = default;
+    bool held() const { return fd_.valid(); }
+    void Release() { fd_.Reset(); }
+
+  private:
+    explicit BackupLock(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+};
+
+}  // namespace pg_ark
+
+#endif

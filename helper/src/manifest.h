@@ -1,0 +1,111 @@
+/*
+ * manifest.h
+ *     What a backup holds: its metadata and every entry of the data directory it copied.
+ *
+ * A manifest is JSON (format version kManifestFormatVersion) stored in the stored-object format
+ * as <cluster>/backup/<id>/backup.manifest. Its presence is what makes a backup complete. A file's
+ * bytes are stored as one or more parts, each one stored object holding [offset, offset + size)
+ * of the file, so large files are copied and restored by several workers at once. Each part
+ * carries the SHA-256 of its original bytes; that list is the file's checksum.
+ *
+ * ParseManifest trusts nothing: every path must be a safe relative path (no "..", no absolute
+ * path, no empty or "." component, no NUL or backslash), unique, and inside a directory entry of
+ * the manifest that is not a symlink (so a restore never writes through a link); parts must tile
+ * the file exactly; sizes must add up.
+ */
+#ifndef PG_ARK_HELPER_MANIFEST_H
+#define PG_ARK_HELPER_MANIFEST_H
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "sha256.h"
+#include "status.h"
+
+namespace pg_ark {
+
+constexpr uint32_t kManifestFormatVersion = 1;
+
+enum class BackupType { full, incremental, differential };
+const char *BackupTypeName(BackupType type);
+bool ParseBackupType(const std::string &text, BackupType *out);
+
+enum class BackupStatus { running, complete, failed };
+const char *BackupStatusName(BackupStatus status);
+
+/* One stored object: bytes [offset, offset + size) of a file. */
+struct BackupPart {
+    uint64_t object = 0; /* stored as <backup>/data/<object as 8 digits>.ark */
+    uint64_t offset = 0;
+    uint64_t size = 0; /* original bytes */
+    uint64_t stored_size = 0;
+    Sha256Digest sha256{}; /* of the original bytes */
+};
+
+enum class EntryKind { directory, file, symlink };
+const char *EntryKindName(EntryKind kind);
+
+struct BackupEntry {
+    std::string path; /* relative to the data directory, '/'-separated */
+    EntryKind kind = EntryKind::file;
+    uint32_t mode = 0;   /* permission bits (07777) */
+    int64_t mtime = 0;   /* seconds since the epoch */
+    uint64_t size = 0;   /* files: bytes copied */
+    std::string link_target;          /* symlinks: where it pointed (tablespace location) */
+    std::vector<BackupPart> parts;    /* files: ordered by offset, tiling [0, size) */
+    std::vector<uint32_t> bad_pages;  /* files: blocks whose page checksum failed, ascending */
+};
+
+/* What the catalog shows for a backup; also the head of its manifest. */
+struct BackupMetadata {
+    std::string id;
+    BackupType type = BackupType::full;
+    std::string label;
+    std::string parent; /* empty for a full backup */
+    std::string cluster;
+    uint64_t system_identifier = 0;
+    std::string pg_version;
+    uint64_t start_lsn = 0;
+    uint64_t stop_lsn = 0;
+    uint32_t timeline = 0;      /* at the start */
+    uint32_t stop_timeline = 0;
+    int64_t start_time = 0;     /* seconds since the epoch */
+    int64_t stop_time = 0;
+    std::string wal_start;      /* first WAL segment needed */
+    std::string wal_stop;       /* last WAL segment needed for consistency */
+    bool data_checksums = false;
+    uint32_t block_size = 8192;
+    Compression compression;
+    uint64_t part_size = 0;
+    uint64_t original_bytes = 0; /* sum of file sizes */
+    uint64_t stored_bytes = 0;   /* sum of stored part sizes */
+    uint64_t file_count = 0;
+    uint64_t bad_page_count = 0;
+    std::string helper_version;
+};
+
+struct Manifest {
+    BackupMetadata backup;
+    std::vector<BackupEntry> entries; /* sorted by path */
+};
+
+/* True for a path a manifest may name; see the file comment. */
+bool IsSafeRelativePath(const std::string &path);
+
+std::string SerializeManifest(const Manifest &manifest);
+/* ErrorKind::corrupt naming `what` and the offending entry for anything malformed. */
+Result<Manifest> ParseManifest(const std::string &json, const std::string &what);
+
+/* The metadata alone as JSON (backup.info, catalog index, `pg_ark info --json`). */
+std::string SerializeMetadata(const BackupMetadata &metadata);
+Result<BackupMetadata> ParseMetadata(const std::string &json, const std::string &what);
+
+/* Name of a part's stored object inside its backup directory: "data/00000042.ark". */
+std::string PartObjectName(uint64_t object);
+
+}  // namespace pg_ark
+
+#endif
