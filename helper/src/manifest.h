@@ -11,7 +11,9 @@
  * ParseManifest trusts nothing: every path must be a safe relative path (no "..", no absolute
  * path, no empty or "." component, no NUL or backslash), unique, and inside a directory entry of
  * the manifest that is not a symlink (so a restore never writes through a link); parts must tile
- * the file exactly; sizes must add up.
+ * the file exactly; sizes must add up. The one kind of link that may have entries beneath it is
+ * a tablespace: a symlink directly under pg_tblspc/ whose target is an absolute path without
+ * "." or ".." components; restore writes its entries at that (or a remapped) location.
  */
 #ifndef PG_ARK_HELPER_MANIFEST_H
 #define PG_ARK_HELPER_MANIFEST_H
