@@ -31,12 +31,12 @@ uint32_t LoadU32(const uint8_t *in) {
 }
 
 bool IsKnownType(uint16_t type) {
-    return type == static_cast<uint16_t>(MessageType::reply) ||
-           type == static_cast<uint16_t>(MessageType::ping) ||
-           type == static_cast<uint16_t>(MessageType::archive_push);
+    return type >= static_cast<uint16_t>(MessageType::reply) &&
+           type <= static_cast<uint16_t>(MessageType::backup_record);
 }
 
-/* Replies carry human text: printable ASCII or UTF-8 continuation bytes, tab and newline. */
+}  // namespace
+
 bool IsPrintableText(const char *text) {
     for (const unsigned char *p = reinterpret_cast<const unsigned char *>(text); *p; p++)
         if (*p < 0x20 && *p != '\n' && *p != '\t') return false;
@@ -46,8 +46,6 @@ bool IsPrintableText(const char *text) {
 DecodeResult Finish(const Reader &reader) {
     return reader.AtEnd() ? DecodeResult::ok : DecodeResult::trailing_bytes;
 }
-
-}  // namespace
 
 const char *DecodeResultText(DecodeResult result) {
     switch (result) {

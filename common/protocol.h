@@ -40,6 +40,14 @@ enum class MessageType : uint16_t {
     reply = 1,        /* helper -> client: status code + message */
     ping = 2,         /* client -> helper: is the cluster served? */
     archive_push = 3, /* client -> helper: store this WAL file (fd attached) */
+    /* Backups: see backup_protocol.h. */
+    backup_begin = 4,
+    backup_attach = 5,
+    backup_copy = 6,
+    backup_stop = 7,
+    backup_cancel = 8,
+    catalog_query = 9,
+    backup_record = 10,
 };
 
 enum class DecodeResult {
@@ -123,6 +131,12 @@ size_t EncodeReply(const Reply &reply, uint8_t *payload, size_t capacity);
 DecodeResult DecodePing(const uint8_t *payload, size_t length, PingRequest *out);
 DecodeResult DecodeArchivePush(const uint8_t *payload, size_t length, ArchivePushRequest *out);
 DecodeResult DecodeReply(const uint8_t *payload, size_t length, Reply *out);
+
+/* Human text: no control characters but newline and tab. */
+bool IsPrintableText(const char *text);
+
+/* ok when the reader consumed its whole payload. */
+DecodeResult Finish(const Reader &reader);
 
 /* Cluster names: 1..63 of [A-Za-z0-9_-], not starting with '-'. Also used for config sections. */
 bool IsValidClusterName(const char *name);

@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 #include "fd_passing.h"
+/*
+ * From libpq/libpq.h (PostgreSQL 14+), declared here because that header pulls in libpq-be.h,
+ * which needs the GSSAPI development headers on builds configured with GSSAPI.
+ */
+extern "C" bool pq_check_connection(void);
 #include "guc.h"
 #include "helper_client.h"
 
@@ -46,16 +51,34 @@ static long RemainingMs(TimestampTz deadline) {
     return ms > 0 ? ms : 0;
 }
 
-/* Waits until the socket is ready for `events` or the deadline passes; false on timeout. */
+/*
+ * A backend waiting without a deadline (a backup's copy) must notice its client going away, or a
+ * killed psql would leave the backup running to completion. pq_check_connection() asks the
+ * kernel; the FATAL that follows ends backup mode through PostgreSQL's own exit callback.
+ */
+static void CheckClientConnection(void) {
+    if (MyProcPort != nullptr && !pq_check_connection()) {
+        ClientConnectionLost = 1;
+        InterruptPending = 1;
+    }
+}
+
+/*
+ * Waits until the socket is ready for `events` or the deadline passes; false on timeout.
+ * kNoDeadline waits as long as it takes, checking the client connection every second.
+ */
+static constexpr TimestampTz kNoDeadline = 0;
+
 static bool WaitSocket(int events, TimestampTz deadline) {
     for (;;) {
         CHECK_FOR_INTERRUPTS();
-        long timeout = RemainingMs(deadline);
+        long timeout = deadline == kNoDeadline ? 1000 : RemainingMs(deadline);
         if (timeout == 0) return false;
         int rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | events,
                                    helper_socket, timeout, PG_WAIT_EXTENSION);
         if (rc & WL_LATCH_SET) ConsumeLatch();
         if (rc & events) return true;
+        if (deadline == kNoDeadline) CheckClientConnection();
     }
 }
 
@@ -143,48 +166,50 @@ static bool ReceiveExactly(uint8_t *buffer, size_t length, TimestampTz deadline,
     return true;
 }
 
-static bool Exchange(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
-                     int pass_fd, pg_ark::wire::Reply *reply, char **error) {
-    TimestampTz deadline =
-        TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pg_ark_request_timeout);
-    if (!Connect(deadline, error)) return false;
+static TimestampTz RequestDeadline(void) {
+    return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pg_ark_request_timeout);
+}
 
+static bool Send(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                 int pass_fd, uint32_t *request_id, char **error) {
     FrameHeader header;
     header.type = type;
     header.request_id = next_request_id++;
     header.length = (uint32_t)payload_length;
+    *request_id = header.request_id;
     size_t frame_length = pg_ark::wire::kHeaderSize + payload_length;
     uint8_t *frame = (uint8_t *)palloc(frame_length);
     pg_ark::wire::EncodeHeader(header, frame);
     memcpy(frame + pg_ark::wire::kHeaderSize, payload, payload_length);
-    char *send_error = nullptr;
-    bool sent = SendFrame(frame, frame_length, pass_fd, deadline, &send_error);
-    if (!sent && errno != EPIPE && errno != ECONNRESET) {
-        *error = send_error;
-        return false;
-    }
+    bool sent = SendFrame(frame, frame_length, pass_fd, RequestDeadline(), error);
+    pfree(frame);
+    return sent;
+}
 
-    /* A helper that refuses this peer replies and closes before reading: read its reason. */
-    uint8_t reply_header_bytes[pg_ark::wire::kHeaderSize];
-    if (!ReceiveExactly(reply_header_bytes, sizeof reply_header_bytes, deadline, error)) {
-        if (!sent) *error = send_error;
-        return false;
-    }
-    FrameHeader reply_header;
-    DecodeResult result = pg_ark::wire::DecodeHeader(reply_header_bytes, &reply_header);
+/* Receives the next frame answering request_id: a backup record or the final reply. */
+static bool Receive(uint32_t request_id, TimestampTz deadline, HelperFrame *out, char **error) {
+    uint8_t header_bytes[pg_ark::wire::kHeaderSize];
+    if (!ReceiveExactly(header_bytes, sizeof header_bytes, deadline, error)) return false;
+    FrameHeader header;
+    DecodeResult result = pg_ark::wire::DecodeHeader(header_bytes, &header);
+    bool is_reply = header.type == pg_ark::wire::MessageType::reply;
     if (result == DecodeResult::ok &&
-        (reply_header.type != pg_ark::wire::MessageType::reply ||
-         (reply_header.request_id != header.request_id &&
-          reply_header.request_id != pg_ark::wire::kConnectionReplyId)))
+        ((!is_reply && header.type != pg_ark::wire::MessageType::backup_record) ||
+         (header.request_id != request_id &&
+          !(is_reply && header.request_id == pg_ark::wire::kConnectionReplyId))))
         result = DecodeResult::bad_field;
-    if (result != DecodeResult::ok) {
-        *error = psprintf("invalid reply from the pg_ark helper: %s",
-                          pg_ark::wire::DecodeResultText(result));
-        return false;
+    uint8_t *payload = nullptr;
+    if (result == DecodeResult::ok) {
+        payload = (uint8_t *)palloc(header.length + 1);
+        /* Once a frame has started, the rest follows promptly. */
+        if (!ReceiveExactly(payload, header.length,
+                            deadline == kNoDeadline ? RequestDeadline() : deadline, error))
+            return false;
+        out->is_record = !is_reply;
+        result = is_reply ? pg_ark::wire::DecodeReply(payload, header.length, &out->reply)
+                          : pg_ark::wire::DecodeBackupRecord(payload, header.length, &out->record);
+        pfree(payload);
     }
-    uint8_t *reply_payload = (uint8_t *)palloc(reply_header.length + 1);
-    if (!ReceiveExactly(reply_payload, reply_header.length, deadline, error)) return false;
-    result = pg_ark::wire::DecodeReply(reply_payload, reply_header.length, reply);
     if (result != DecodeResult::ok) {
         *error = psprintf("invalid reply from the pg_ark helper: %s",
                           pg_ark::wire::DecodeResultText(result));
@@ -193,9 +218,75 @@ static bool Exchange(pg_ark::wire::MessageType type, const uint8_t *payload, siz
     return true;
 }
 
+bool HelperOpen(char **error) { return Connect(RequestDeadline(), error); }
+
+bool HelperSend(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                uint32_t *request_id, char **error) {
+    return Send(type, payload, payload_length, -1, request_id, error);
+}
+
+bool HelperReceive(uint32_t request_id, bool unbounded, HelperFrame *out, char **error) {
+    return Receive(request_id, unbounded ? kNoDeadline : RequestDeadline(), out, error);
+}
+
+static bool Exchange(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                     int pass_fd, pg_ark::wire::Reply *reply, char **error) {
+    if (!HelperOpen(error)) return false;
+    uint32_t request_id;
+    char *send_error = nullptr;
+    bool sent = Send(type, payload, payload_length, pass_fd, &request_id, &send_error);
+    if (!sent && errno != EPIPE && errno != ECONNRESET) {
+        *error = send_error;
+        return false;
+    }
+    /* A helper that refuses this peer replies and closes before reading: read its reason. */
+    HelperFrame *frame = (HelperFrame *)palloc(sizeof(HelperFrame));
+    if (!Receive(request_id, RequestDeadline(), frame, error)) {
+        if (!sent) *error = send_error;
+        return false;
+    }
+    if (frame->is_record) {
+        *error = pstrdup("invalid reply from the pg_ark helper: unexpected record");
+        return false;
+    }
+    *reply = frame->reply;
+    pfree(frame);
+    return true;
+}
+
 bool HelperRequest(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
                    int pass_fd, pg_ark::wire::Reply *reply, char **error) {
     bool ok = Exchange(type, payload, payload_length, pass_fd, reply, error);
     HelperAbortConnection();
     return ok;
+}
+
+static int SqlStateOf(pg_ark::ErrorKind kind) {
+    const char *s = pg_ark::ErrorKindSqlState(kind);
+    return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+}
+
+void HelperRaiseTransportError(const char *error) {
+    ereport(ERROR, (errcode(SqlStateOf(pg_ark::ErrorKind::unavailable)), errmsg("%s", error),
+                    errhint("Check that \"pg_ark server\" is running.")));
+    pg_unreachable();
+}
+
+void HelperRaiseReplyError(const pg_ark::wire::Reply &reply) {
+    ereport(ERROR, (errcode(SqlStateOf(reply.status)), errmsg("pg_ark helper: %s", reply.message)));
+    pg_unreachable();
+}
+
+void HelperCall(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                bool unbounded, pg_ark::wire::Reply *reply) {
+    uint32_t request_id;
+    char *error = nullptr;
+    if (!HelperSend(type, payload, payload_length, &request_id, &error))
+        HelperRaiseTransportError(error);
+    HelperFrame *frame = (HelperFrame *)palloc(sizeof(HelperFrame));
+    if (!HelperReceive(request_id, unbounded, frame, &error)) HelperRaiseTransportError(error);
+    if (frame->is_record) HelperRaiseTransportError("invalid reply from the pg_ark helper: unexpected record");
+    if (frame->reply.status != pg_ark::ErrorKind::ok) HelperRaiseReplyError(frame->reply);
+    *reply = frame->reply;
+    pfree(frame);
 }

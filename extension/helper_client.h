@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup_protocol.h"
 #include "protocol.h"
 
 /*
@@ -23,7 +24,34 @@
 bool HelperRequest(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
                    int pass_fd, pg_ark::wire::Reply *reply, char **error);
 
-/* Closes a connection left open by an ERROR escaping HelperRequest (called from recovery). */
+/* Closes this process's helper connection, if open (also after an ERROR escaped a call). */
 void HelperAbortConnection(void);
+
+/*
+ * A connection kept for several exchanges: a backup session or a catalog query. The caller
+ * closes it with HelperAbortConnection(), in PG_FINALLY when ERRORs may escape.
+ */
+struct HelperFrame {
+    bool is_record; /* a backup_record; otherwise the final reply */
+    pg_ark::wire::Reply reply;
+    pg_ark::wire::BackupRecord record;
+};
+
+bool HelperOpen(char **error);
+bool HelperSend(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                uint32_t *request_id, char **error);
+/*
+ * Receives the next frame answering request_id. unbounded: no deadline (a backup copying a large
+ * cluster); interrupts and, in a backend, the client connection are checked every second.
+ */
+bool HelperReceive(uint32_t request_id, bool unbounded, HelperFrame *out, char **error);
+
+/* ERRORs for an exchange that failed in transport, and for the helper's error reply. */
+void HelperRaiseTransportError(const char *error) __attribute__((noreturn));
+void HelperRaiseReplyError(const pg_ark::wire::Reply &reply) __attribute__((noreturn));
+
+/* One exchange on the open connection: sends, waits for the reply, ERRORs unless it is ok. */
+void HelperCall(pg_ark::wire::MessageType type, const uint8_t *payload, size_t payload_length,
+                bool unbounded, pg_ark::wire::Reply *reply);
 
 #endif

@@ -11,3 +11,53 @@ AS 'MODULE_PATHNAME', 'pg_ark_helper_ping'
 LANGUAGE C VOLATILE STRICT;
 
 REVOKE ALL ON FUNCTION helper_ping() FROM PUBLIC;
+
+-- Backups. Each returns rows from the helper's catalog (the same as `pg_ark list`).
+-- Not granted to PUBLIC: a backup role needs EXECUTE on them (see docs/backup.md).
+CREATE FUNCTION backup_start_full(label text DEFAULT NULL, fast boolean DEFAULT true,
+                                  wait boolean DEFAULT true,
+    OUT backup_id text, OUT backup_type text, OUT status text,
+    OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
+    OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
+    OUT original_bytes bigint, OUT stored_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_start_full'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION backup_list(
+    OUT backup_id text, OUT backup_type text, OUT status text, OUT label text, OUT parent text,
+    OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
+    OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
+    OUT wal_start text, OUT wal_stop text,
+    OUT original_bytes bigint, OUT stored_bytes bigint, OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_list'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION backup_info(id text,
+    OUT backup_id text, OUT backup_type text, OUT status text, OUT label text, OUT parent text,
+    OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
+    OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
+    OUT wal_start text, OUT wal_stop text,
+    OUT original_bytes bigint, OUT stored_bytes bigint, OUT error text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_info'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION backup_progress(
+    OUT backup_id text, OUT phase text, OUT start_time timestamptz,
+    OUT files_done bigint, OUT files_total bigint, OUT bytes_done bigint, OUT bytes_total bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_progress'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION backup_cancel(backup_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pg_ark_backup_cancel'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION backup_start_full(text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_list() FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_info(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_progress() FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_cancel(text) FROM PUBLIC;

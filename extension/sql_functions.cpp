@@ -8,7 +8,7 @@ extern "C" {
 #include "utils/builtins.h"
 }
 
-#include "guc.h"
+#include "backup_flow.h"
 #include "helper_client.h"
 #include "protocol.h"
 
@@ -16,22 +16,11 @@ extern "C" {
 PG_FUNCTION_INFO_V1(pg_ark_helper_ping);
 }
 
-static int SqlStateOf(pg_ark::ErrorKind kind) {
-    const char *s = pg_ark::ErrorKindSqlState(kind);
-    return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
-}
-
 /* helper_ping() returns the helper's version string once it confirms it serves this cluster. */
 extern "C" Datum pg_ark_helper_ping(PG_FUNCTION_ARGS) {
     (void)fcinfo;
-    if (pg_ark_cluster == nullptr || pg_ark_cluster[0] == '\0')
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("pg_ark.cluster is not set"),
-                        errhint("Set pg_ark.cluster to this cluster's section in the helper's "
-                                "configuration file.")));
-
     pg_ark::wire::PingRequest request;
-    pg_ark::wire::CopyBounded(request.cluster, sizeof request.cluster, pg_ark_cluster);
+    pg_ark::wire::CopyBounded(request.cluster, sizeof request.cluster, RequireClusterName());
     uint8_t payload[pg_ark::wire::kMaxPayload];
     size_t length = pg_ark::wire::EncodePing(request, payload, sizeof payload);
 
@@ -48,11 +37,7 @@ extern "C" Datum pg_ark_helper_ping(PG_FUNCTION_ARGS) {
     }
     PG_END_TRY();
 
-    if (!sent)
-        ereport(ERROR, (errcode(SqlStateOf(pg_ark::ErrorKind::unavailable)), errmsg("%s", error),
-                        errhint("Check that \"pg_ark server\" is running.")));
-    if (reply.status != pg_ark::ErrorKind::ok)
-        ereport(ERROR, (errcode(SqlStateOf(reply.status)),
-                        errmsg("pg_ark helper: %s", reply.message)));
+    if (!sent) HelperRaiseTransportError(error);
+    if (reply.status != pg_ark::ErrorKind::ok) HelperRaiseReplyError(reply);
     PG_RETURN_TEXT_P(cstring_to_text(reply.message));
 }

@@ -146,6 +146,9 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
     if (key == "allowed-users") return ParseUsers(line, key, value);
     if (key == "archive-ahead-workers")
         return ParseInteger(line, key, value, 0, 32, &config_.archive_ahead_workers);
+    if (key == "process-max") return ParseInteger(line, key, value, 1, 64, &config_.process_max);
+    if (key == "archive-timeout")
+        return ParseInteger(line, key, value, 1, 86400, &config_.archive_timeout_seconds);
     return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
 }
 

@@ -14,6 +14,10 @@
  *     log-path = /var/log/pg_ark.log
  *     # threads storing .ready WAL ahead of the archiver (0..32, 0 = off; default: CPUs)
  *     archive-ahead-workers = 2
+ *     # threads copying a backup or a restore (1..64, default 2)
+ *     process-max = 2
+ *     # seconds a backup waits for the WAL it needs to be archived (1..86400, default 60)
+ *     archive-timeout = 60
  *     # optional: more users the peer-credential check admits (they must also be able to
  *     # reach the 0700 socket directory, so in practice: root)
  *     allowed-users = backup,1001
@@ -68,6 +72,8 @@ struct Config {
     Compression compression;
     std::vector<uid_t> allowed_uids;
     int archive_ahead_workers = DefaultArchiveAheadWorkers();
+    int process_max = 2;
+    int archive_timeout_seconds = 60;
     std::map<std::string, ClusterConfig> clusters;
 
     /* The named cluster's section, or not_found naming the file. */

@@ -28,6 +28,8 @@ namespace pg_ark {
 namespace {
 
 constexpr int kIdleTimeoutMs = 300 * 1000;  /* a client may keep a connection between requests */
+/* Within a backup session the client may be busy for long: a spread checkpoint, pg_backup_stop. */
+constexpr int kSessionIdleTimeoutMs = 24 * 3600 * 1000;
 constexpr int kFrameTimeoutMs = 30 * 1000;  /* once a frame starts, it must finish */
 constexpr int kReplyTimeoutMs = 30 * 1000;
 
@@ -77,7 +79,8 @@ Server::Server(Config config)
     : config_(std::move(config)),
       repository_(MakePosixStorage(config_.repo_path)),
       wal_store_(&repository_),
-      shipper_(config_, &wal_store_, &repository_) {}
+      shipper_(config_, &wal_store_, &repository_),
+      backups_(config_, &repository_, &shipper_) {}
 
 Server::~Server() {
     if (listener_.valid()) unlink(config_.socket_path.c_str());
@@ -210,8 +213,10 @@ void Server::HandleConnection(UniqueFd connection) {
                                 "this user may not use the pg_ark helper; see allowed-users"),
                          kReplyTimeoutMs);
     } else {
+        std::shared_ptr<BackupJob> session;
         for (;;) {
-            auto frame = ReadFrame(connection.get(), kIdleTimeoutMs, kFrameTimeoutMs);
+            auto frame = ReadFrame(connection.get(), session ? kSessionIdleTimeoutMs : kIdleTimeoutMs,
+                                   kFrameTimeoutMs);
             if (!frame.ok()) {
                 if (frame.status().kind() == ErrorKind::protocol) {
                     Log(LogLevel::warn, "closing connection from {}: {}", who, frame.status().message());
@@ -224,7 +229,7 @@ void Server::HandleConnection(UniqueFd connection) {
             std::string message;
             Status status;
             try {
-                status = Dispatch(request, &message);
+                status = Dispatch(request, connection.get(), &session, &message);
             } catch (const std::exception &e) {
                 status = Status(ErrorKind::internal, fmt::format("internal error: {}", e.what()));
             } catch (...) {
@@ -237,6 +242,7 @@ void Server::HandleConnection(UniqueFd connection) {
                 break;
             if (status.kind() == ErrorKind::protocol) break; /* framing can't be trusted now */
         }
+        if (session) backups_.EndSession(*session, "the database session ended before the backup finished");
     }
     std::lock_guard<std::mutex> lock(mutex_);
     active_connections_.erase(connection.get());
@@ -244,7 +250,8 @@ void Server::HandleConnection(UniqueFd connection) {
     connections_done_.notify_all();
 }
 
-Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
+Status Server::Dispatch(ReceivedFrame &frame, int connection, std::shared_ptr<BackupJob> *session,
+                        std::string *reply_message) {
     const uint8_t *payload = frame.payload.data();
     size_t length = frame.payload.size();
     auto decode_error = [](wire::DecodeResult result) {
@@ -304,7 +311,101 @@ Status Server::Dispatch(ReceivedFrame &frame, std::string *reply_message) {
             }
             return Status::Ok();
         }
+        case wire::MessageType::backup_begin:
+        case wire::MessageType::backup_attach:
+        case wire::MessageType::backup_copy:
+        case wire::MessageType::backup_stop:
+        case wire::MessageType::backup_cancel:
+        case wire::MessageType::catalog_query:
+            if (!frame.fds.empty()) return Status(ErrorKind::protocol, "backup requests take no file descriptor");
+            return DispatchBackup(frame, connection, session, reply_message);
         case wire::MessageType::reply:
+        case wire::MessageType::backup_record:
+            break;
+    }
+    return Status(ErrorKind::protocol, "unexpected message type from a client");
+}
+
+Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
+                              std::shared_ptr<BackupJob> *session, std::string *reply_message) {
+    const uint8_t *payload = frame.payload.data();
+    size_t length = frame.payload.size();
+    auto decode_error = [](wire::DecodeResult result) {
+        return Status(ErrorKind::protocol,
+                      fmt::format("invalid request: {}", wire::DecodeResultText(result)));
+    };
+    auto need_session = [&](bool want) {
+        if ((*session != nullptr) == want) return Status::Ok();
+        return Status(ErrorKind::protocol, want ? "no backup is in progress on this connection"
+                                                : "a backup is already in progress on this connection");
+    };
+    wire::DecodeResult decoded;
+    switch (frame.header.type) {
+        case wire::MessageType::backup_begin: {
+            wire::BackupBeginRequest request;
+            if ((decoded = wire::DecodeBackupBegin(payload, length, &request)) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            PG_ARK_RETURN_IF_ERROR(need_session(false));
+            auto job = backups_.Begin(request);
+            if (!job.ok()) return job.status();
+            *reply_message = BackupService::BackupIdOf(**job);
+            if (!request.detached) *session = *job;
+            return Status::Ok();
+        }
+        case wire::MessageType::backup_attach: {
+            wire::BackupRef request;
+            if ((decoded = wire::DecodeBackupRef(payload, length, &request)) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            PG_ARK_RETURN_IF_ERROR(need_session(false));
+            auto job = backups_.Attach(request);
+            if (!job.ok()) return job.status();
+            *reply_message = BackupService::LabelOf(**job); /* the worker passes it to PostgreSQL */
+            *session = *job;
+            return Status::Ok();
+        }
+        case wire::MessageType::backup_copy: {
+            wire::BackupCopyRequest request;
+            if ((decoded = wire::DecodeBackupCopy(payload, length, &request)) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            PG_ARK_RETURN_IF_ERROR(need_session(true));
+            return backups_.Copy(**session, request, connection, reply_message);
+        }
+        case wire::MessageType::backup_stop: {
+            auto request = std::make_unique<wire::BackupStopRequest>(); /* 15 KB: not on the stack */
+            if ((decoded = wire::DecodeBackupStop(payload, length, request.get())) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            PG_ARK_RETURN_IF_ERROR(need_session(true));
+            PG_ARK_RETURN_IF_ERROR(backups_.Stop(**session, *request, connection));
+            *reply_message = BackupService::BackupIdOf(**session);
+            session->reset();
+            return Status::Ok();
+        }
+        case wire::MessageType::backup_cancel: {
+            wire::BackupRef request;
+            if ((decoded = wire::DecodeBackupRef(payload, length, &request)) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            PG_ARK_RETURN_IF_ERROR(backups_.Cancel(request));
+            *reply_message = fmt::format("backup {} cancelled", request.backup_id);
+            return Status::Ok();
+        }
+        case wire::MessageType::catalog_query: {
+            wire::CatalogQuery request;
+            if ((decoded = wire::DecodeCatalogQuery(payload, length, &request)) != wire::DecodeResult::ok)
+                return decode_error(decoded);
+            auto records = backups_.Query(request);
+            if (!records.ok()) return records.status();
+            std::vector<uint8_t> buffer(wire::kMaxPayload);
+            for (const wire::BackupRecord &record : *records) {
+                size_t size = wire::EncodeBackupRecord(record, buffer.data(), buffer.size());
+                if (size == 0) return Status(ErrorKind::internal, "backup record too large");
+                PG_ARK_RETURN_IF_ERROR(WriteFrame(connection, wire::MessageType::backup_record,
+                                                  frame.header.request_id, buffer.data(), size, -1,
+                                                  kReplyTimeoutMs));
+            }
+            *reply_message = fmt::format("{} backup(s)", records->size());
+            return Status::Ok();
+        }
+        default:
             break;
     }
     return Status(ErrorKind::protocol, "unexpected message type from a client");

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 
+#include "backup_service.h"
 #include "config.h"
 #include "repository.h"
 #include "status.h"
@@ -51,12 +52,17 @@ class Server {
   private:
     void HandleConnection(UniqueFd connection);
     bool PeerAllowed(int connection, std::string *who);
-    Status Dispatch(struct ReceivedFrame &frame, std::string *reply_message);
+    /* Handles one request; *session is the connection's backup session, if any. */
+    Status Dispatch(struct ReceivedFrame &frame, int connection, std::shared_ptr<BackupJob> *session,
+                    std::string *reply_message);
+    Status DispatchBackup(struct ReceivedFrame &frame, int connection,
+                          std::shared_ptr<BackupJob> *session, std::string *reply_message);
 
     Config config_;
     Repository repository_;
     WalStore wal_store_;
     WalShipper shipper_;
+    BackupService backups_;
     std::set<uid_t> allowed_uids_;
     UniqueFd listener_;
     UniqueFd stop_pipe_read_;

@@ -1,0 +1,503 @@
+/*
+ * backup_service.cpp
+ *     Backup sessions in the helper. See backup_service.h.
+ */
+#include "backup_service.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <time.h>
+
+#include <algorithm>
+#include <future>
+#include <thread>
+
+#include "log.h"
+#include "stored_object.h"
+
+namespace pg_ark {
+
+struct BackupJob {
+    std::string cluster;
+    BackupLock lock;
+    CopyControl control;
+    std::vector<BackupEntry> entries;
+    uint64_t wal_segment_size = 0;
+    bool detached = false;
+    std::chrono::steady_clock::time_point attach_deadline;
+
+    std::mutex mutex;
+    BackupMetadata metadata;    // guarded by mutex
+    std::string phase;          // guarded by mutex
+    std::string cancel_reason;  // guarded by mutex; set once
+    bool finished = false;      // guarded by mutex: completed or failed
+
+    void SetPhase(const std::string &value) {
+        std::lock_guard<std::mutex> guard(mutex);
+        phase = value;
+    }
+    void Cancel(const std::string &reason) {
+        std::lock_guard<std::mutex> guard(mutex);
+        if (cancel_reason.empty()) cancel_reason = reason;
+        control.cancelled = true;
+    }
+    std::string CancelReason() {
+        std::lock_guard<std::mutex> guard(mutex);
+        return cancel_reason;
+    }
+};
+
+namespace {
+
+constexpr auto kWatchInterval = std::chrono::milliseconds(100);
+
+/* The client's end closed (backend exited, connection reset). */
+bool PeerGone(int fd) {
+    if (fd < 0) return false;
+    struct pollfd p = {fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+BackupType TypeOf(wire::BackupKind kind) {
+    switch (kind) {
+        case wire::BackupKind::incremental: return BackupType::incremental;
+        case wire::BackupKind::differential: return BackupType::differential;
+        case wire::BackupKind::full: break;
+    }
+    return BackupType::full;
+}
+
+wire::BackupKind KindOf(BackupType type) {
+    switch (type) {
+        case BackupType::incremental: return wire::BackupKind::incremental;
+        case BackupType::differential: return wire::BackupKind::differential;
+        case BackupType::full: break;
+    }
+    return wire::BackupKind::full;
+}
+
+std::string SegmentName(uint32_t timeline, uint64_t segno, uint64_t segment_size) {
+    uint64_t per_id = 0x100000000ull / segment_size;
+    return fmt::format("{:08X}{:08X}{:08X}", timeline, segno / per_id, segno % per_id);
+}
+
+wire::BackupRecord ToRecord(const BackupMetadata &m, BackupStatus status, const std::string &error) {
+    wire::BackupRecord r;
+    wire::CopyBounded(r.backup_id, sizeof r.backup_id, m.id.c_str());
+    r.kind = KindOf(m.type);
+    wire::CopyBounded(r.status, sizeof r.status, BackupStatusName(status));
+    wire::CopyBounded(r.label, sizeof r.label, m.label.c_str());
+    wire::CopyBounded(r.parent, sizeof r.parent, m.parent.c_str());
+    r.start_lsn = m.start_lsn;
+    r.stop_lsn = m.stop_lsn;
+    r.start_time = m.start_time;
+    r.stop_time = m.stop_time;
+    r.timeline = m.timeline;
+    wire::CopyBounded(r.wal_start, sizeof r.wal_start, m.wal_start.c_str());
+    wire::CopyBounded(r.wal_stop, sizeof r.wal_stop, m.wal_stop.c_str());
+    r.original_bytes = m.original_bytes;
+    r.stored_bytes = m.stored_bytes;
+    wire::CopyBounded(r.error, sizeof r.error, error.c_str());
+    return r;
+}
+
+/* Stores a small in-memory file (backup_label, tablespace_map) as a one-part entry. */
+Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, uint64_t object,
+                                   const std::string &path, const std::string &content,
+                                   Compression compression, int64_t mtime) {
+    auto object_path = directory.Join(PartObjectName(object));
+    if (!object_path.ok()) return object_path.status();
+    auto stream = storage.OpenWrite(*object_path, WriteMode::create_new);
+    if (!stream.ok()) return stream.status();
+    ObjectEncoder encoder(compression, stream->get());
+    PG_ARK_RETURN_IF_ERROR(encoder.Update(content.data(), content.size()));
+    PG_ARK_RETURN_IF_ERROR(encoder.Finish());
+    PG_ARK_RETURN_IF_ERROR((*stream)->Close());
+    BackupEntry entry;
+    entry.path = path;
+    entry.kind = EntryKind::file;
+    entry.mode = 0600;
+    entry.mtime = mtime;
+    entry.size = content.size();
+    BackupPart part;
+    part.object = object;
+    part.size = content.size();
+    part.stored_size = encoder.summary().stored_size;
+    part.sha256 = encoder.summary().original_sha256;
+    entry.parts.push_back(part);
+    return entry;
+}
+
+}  // namespace
+
+BackupService::BackupService(const Config &config, Repository *repository, WalShipper *shipper)
+    : config_(config), repository_(repository), shipper_(shipper) {}
+
+BackupService::~BackupService() = default;
+
+/* Both are set before the job is published and never change. */
+std::string BackupService::BackupIdOf(const BackupJob &job) { return job.metadata.id; }
+std::string BackupService::LabelOf(const BackupJob &job) { return job.metadata.label; }
+
+std::shared_ptr<BackupJob> BackupService::Running(const std::string &cluster) {
+    std::shared_ptr<BackupJob> job;
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        auto it = running_.find(cluster);
+        if (it == running_.end()) return nullptr;
+        job = it->second;
+    }
+    /* A detached backup whose worker never attached is failed lazily, when someone looks. */
+    if (job->detached && std::chrono::steady_clock::now() > job->attach_deadline) {
+        Fail(*job, fmt::format("no background worker took the backup over within {} s",
+                               wire::kAttachTimeoutSeconds));
+        return nullptr;
+    }
+    return job;
+}
+
+Status BackupService::CleanAbandoned(Catalog &catalog) {
+    auto entries = catalog.List(false);
+    if (!entries.ok()) return entries.status();
+    for (const CatalogEntry &entry : *entries) {
+        if (entry.status != BackupStatus::failed) continue;
+        Status removed = catalog.RemoveParts(entry.backup.id);
+        if (!removed.ok())
+            Log(LogLevel::warn, "could not remove the parts of failed backup {}: {}", entry.backup.id,
+                removed.message());
+    }
+    return Status::Ok();
+}
+
+Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginRequest &request) {
+    auto cluster_config = config_.Cluster(request.cluster);
+    if (!cluster_config.ok()) return cluster_config.status();
+    auto info = repository_->LoadCluster(request.cluster);
+    if (!info.ok()) return info.status();
+    if (info->system_identifier != request.system_identifier)
+        return Status(ErrorKind::system_mismatch,
+                      fmt::format("cluster \"{}\" is registered with system identifier {}, but the "
+                                  "database asking for a backup has {}",
+                                  request.cluster, info->system_identifier, request.system_identifier));
+    if (request.kind != wire::BackupKind::full)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("{} backups are not available yet", BackupKindName(request.kind)));
+    (void)Running(request.cluster); /* expires a detached backup no worker took over */
+
+    auto job = std::make_shared<BackupJob>();
+    job->cluster = request.cluster;
+    time_t now = time(nullptr);
+    std::string id = MakeBackupId(now, TypeOf(request.kind));
+    auto lock = BackupLock::Acquire(config_.repo_path, request.cluster, id);
+    if (!lock.ok()) return lock.status();
+    job->lock = std::move(*lock);
+
+    Catalog catalog(repository_, request.cluster);
+    PG_ARK_RETURN_IF_ERROR(CleanAbandoned(catalog));
+
+    BackupMetadata &m = job->metadata;
+    m.type = TypeOf(request.kind);
+    m.label = request.label;
+    m.cluster = request.cluster;
+    m.system_identifier = info->system_identifier;
+    m.pg_version = info->pg_version;
+    m.start_time = now;
+    m.compression = (*cluster_config)->compression;
+    m.helper_version = PG_ARK_VERSION;
+    /* Two backups started within one second get suffixed ids. */
+    Status written;
+    for (int suffix = 1; suffix < 100; suffix++) {
+        m.id = suffix == 1 ? id : fmt::format("{}_{}", id, suffix);
+        written = catalog.WriteBackupInfo(m);
+        if (written.kind() != ErrorKind::conflict) break;
+    }
+    if (!written.ok()) return written;
+    job->detached = request.detached != 0;
+    job->attach_deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(wire::kAttachTimeoutSeconds);
+    job->SetPhase(job->detached ? "starting worker" : "waiting for checkpoint");
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        running_[request.cluster] = job;
+    }
+    Log(LogLevel::info, "backup {} of cluster \"{}\" begins", m.id, request.cluster);
+    return job;
+}
+
+Result<std::shared_ptr<BackupJob>> BackupService::Attach(const wire::BackupRef &ref) {
+    auto job = Running(ref.cluster);
+    if (job == nullptr || job->metadata.id != ref.backup_id)
+        return Status(ErrorKind::not_found,
+                      fmt::format("backup {} of cluster \"{}\" is not waiting for a worker",
+                                  ref.backup_id, ref.cluster));
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (!job->detached)
+        return Status(ErrorKind::conflict,
+                      fmt::format("backup {} already has a worker", ref.backup_id));
+    job->detached = false;
+    job->SetPhase("waiting for checkpoint");
+    return job;
+}
+
+Status BackupService::CheckGoing(BackupJob &job, int client_fd) {
+    if (PeerGone(client_fd)) job.Cancel("the database session running the backup went away");
+    std::string reason = job.CancelReason();
+    if (!reason.empty()) return Status(ErrorKind::conflict, fmt::format("backup cancelled: {}", reason));
+    return Status::Ok();
+}
+
+Status BackupService::Copy(BackupJob &job, const wire::BackupCopyRequest &request, int client_fd,
+                           std::string *warnings) {
+    PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
+    if (!job.entries.empty() || job.metadata.start_lsn != 0)
+        return Status(ErrorKind::protocol, "backup_copy sent twice");
+    auto cluster_config = config_.Cluster(job.cluster);
+    if (!cluster_config.ok()) return cluster_config.status();
+    auto directory = Catalog::BackupDirectory(job.cluster, job.metadata.id);
+    if (!directory.ok()) return directory.status();
+
+    CopyOptions options;
+    options.pgdata = (*cluster_config)->pgdata;
+    options.start_lsn = request.start_lsn;
+    options.data_checksums = request.data_checksums != 0;
+    options.block_size = request.block_size;
+    options.segment_blocks = request.segment_blocks;
+    options.compression = job.metadata.compression;
+    options.workers = config_.process_max;
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        job.metadata.start_lsn = request.start_lsn;
+        job.metadata.timeline = request.timeline;
+        job.metadata.data_checksums = options.data_checksums;
+        job.metadata.block_size = request.block_size;
+        job.metadata.part_size = options.part_size;
+        job.phase = "copying";
+    }
+    job.wal_segment_size = request.wal_segment_size;
+
+    Storage &storage = repository_->storage();
+    RepoPath backup_directory = *directory;
+    auto copy = std::async(std::launch::async, [&]() {
+        return CopyDataDirectory(storage, backup_directory, options, &job.control);
+    });
+    while (copy.wait_for(kWatchInterval) != std::future_status::ready) (void)CheckGoing(job, client_fd);
+    auto entries = copy.get();
+    PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
+    if (!entries.ok()) return entries.status();
+    job.entries = std::move(*entries);
+
+    uint64_t bad_files = 0, bad_pages = 0;
+    std::string examples;
+    for (const BackupEntry &entry : job.entries) {
+        if (entry.bad_pages.empty()) continue;
+        bad_files++;
+        bad_pages += entry.bad_pages.size();
+        if (bad_files <= 5) examples += fmt::format("{}{} (block {})", examples.empty() ? "" : ", ",
+                                                    entry.path, entry.bad_pages.front());
+    }
+    if (bad_pages > 0) {
+        *warnings = fmt::format("{} page(s) with invalid checksums in {} file(s): {}{}", bad_pages,
+                                bad_files, examples, bad_files > 5 ? ", ..." : "");
+        Log(LogLevel::warn, "backup {}: {}", job.metadata.id, *warnings);
+    }
+    job.metadata.bad_page_count = bad_pages;
+    job.SetPhase("waiting for backup stop");
+    return Status::Ok();
+}
+
+Status BackupService::WaitForWal(BackupJob &job, int client_fd) {
+    const BackupMetadata &m = job.metadata;
+    uint64_t first = m.start_lsn / job.wal_segment_size;
+    uint64_t last = (m.stop_lsn - 1) / job.wal_segment_size;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.archive_timeout_seconds);
+    for (uint64_t segno = first; segno <= last;) {
+        std::string name = SegmentName(m.timeline, segno, job.wal_segment_size);
+        auto path = Repository::WalPath(job.cluster, name);
+        if (!path.ok()) return path.status();
+        auto info = repository_->storage().Info(*path);
+        if (!info.ok()) return info.status();
+        if (info->exists) {
+            segno++;
+            continue;
+        }
+        PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
+        if (std::chrono::steady_clock::now() > deadline)
+            return Status(ErrorKind::unavailable,
+                          fmt::format("WAL segment {} needed by backup {} was not archived within {} "
+                                      "s; check archive_mode and archive_library = 'pg_ark' "
+                                      "(archive-timeout)",
+                                      name, m.id, config_.archive_timeout_seconds));
+        shipper_->Kick();
+        std::this_thread::sleep_for(kWatchInterval);
+    }
+    return Status::Ok();
+}
+
+Status BackupService::Stop(BackupJob &job, const wire::BackupStopRequest &request, int client_fd) {
+    PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
+    if (job.metadata.start_lsn == 0) return Status(ErrorKind::protocol, "backup_stop before backup_copy");
+    if (request.stop_lsn < job.metadata.start_lsn)
+        return Status(ErrorKind::invalid_argument, "the stop LSN precedes the start LSN");
+    if (request.stop_timeline != job.metadata.timeline)
+        return Status(ErrorKind::invalid_argument,
+                      "the timeline changed during the backup (a standby was promoted); take the "
+                      "backup again");
+    auto directory = Catalog::BackupDirectory(job.cluster, job.metadata.id);
+    if (!directory.ok()) return directory.status();
+
+    time_t now = time(nullptr);
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        job.metadata.stop_lsn = request.stop_lsn;
+        job.metadata.stop_timeline = request.stop_timeline;
+        job.metadata.stop_time = now;
+        job.metadata.wal_start = SegmentName(job.metadata.timeline,
+                                             job.metadata.start_lsn / job.wal_segment_size,
+                                             job.wal_segment_size);
+        job.metadata.wal_stop = SegmentName(job.metadata.timeline,
+                                            (request.stop_lsn - 1) / job.wal_segment_size,
+                                            job.wal_segment_size);
+        job.phase = "waiting for WAL";
+    }
+
+    uint64_t next_object = 0;
+    for (const BackupEntry &entry : job.entries)
+        for (const BackupPart &part : entry.parts) next_object = std::max(next_object, part.object + 1);
+    std::vector<std::pair<std::string, std::string>> extra = {{"backup_label", request.backup_label}};
+    if (request.tablespace_map[0] != '\0') extra.emplace_back("tablespace_map", request.tablespace_map);
+    for (const auto &[path, content] : extra) {
+        auto entry = StoreSmallFile(repository_->storage(), *directory, next_object++, path, content,
+                                    job.metadata.compression, now);
+        if (!entry.ok()) return entry.status();
+        job.entries.push_back(std::move(*entry));
+    }
+    std::sort(job.entries.begin(), job.entries.end(),
+              [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
+
+    PG_ARK_RETURN_IF_ERROR(WaitForWal(job, client_fd));
+
+    job.SetPhase("writing manifest");
+    Manifest manifest;
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        manifest.backup = job.metadata;
+    }
+    BackupMetadata &m = manifest.backup;
+    m.original_bytes = m.stored_bytes = m.file_count = 0;
+    for (const BackupEntry &entry : job.entries) {
+        if (entry.kind != EntryKind::file) continue;
+        m.file_count++;
+        m.original_bytes += entry.size;
+        for (const BackupPart &part : entry.parts) m.stored_bytes += part.stored_size;
+    }
+    manifest.entries = std::move(job.entries);
+    Catalog catalog(repository_, job.cluster);
+    PG_ARK_RETURN_IF_ERROR(catalog.WriteManifest(manifest));
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        job.metadata = m;
+        job.finished = true;
+    }
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        running_.erase(job.cluster);
+    }
+    job.lock.Release();
+    Log(LogLevel::info, "backup {} of cluster \"{}\" complete: {} files, {} bytes stored as {}", m.id,
+        job.cluster, m.file_count, m.original_bytes, m.stored_bytes);
+    return Status::Ok();
+}
+
+void BackupService::Fail(BackupJob &job, const std::string &reason) {
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        if (job.finished) return;
+        job.finished = true;
+    }
+    job.control.cancelled = true;
+    Catalog catalog(repository_, job.cluster);
+    Status written = catalog.WriteFailure(job.metadata.id, reason);
+    if (!written.ok())
+        Log(LogLevel::warn, "could not record the failure of backup {}: {}", job.metadata.id,
+            written.message());
+    Status removed = catalog.RemoveParts(job.metadata.id);
+    if (!removed.ok())
+        Log(LogLevel::warn, "could not remove the parts of failed backup {}: {}", job.metadata.id,
+            removed.message());
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        auto it = running_.find(job.cluster);
+        if (it != running_.end() && it->second.get() == &job) running_.erase(it);
+    }
+    job.lock.Release();
+    (void)catalog.RebuildIndex(false);
+    Log(LogLevel::warn, "backup {} of cluster \"{}\" failed: {}", job.metadata.id, job.cluster, reason);
+}
+
+void BackupService::EndSession(BackupJob &job, const std::string &reason) {
+    bool detached;
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        detached = job.detached;
+    }
+    if (!detached) Fail(job, reason);
+}
+
+Status BackupService::Cancel(const wire::BackupRef &ref) {
+    auto job = Running(ref.cluster);
+    if (job == nullptr || job->metadata.id != ref.backup_id)
+        return Status(ErrorKind::not_found, fmt::format("backup {} of cluster \"{}\" is not running",
+                                                        ref.backup_id, ref.cluster));
+    job->Cancel("cancelled by backup_cancel()");
+    bool detached;
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        detached = job->detached;
+    }
+    if (detached) Fail(*job, "cancelled by backup_cancel()");
+    return Status::Ok();
+}
+
+Result<std::vector<wire::BackupRecord>> BackupService::Query(const wire::CatalogQuery &query) {
+    auto cluster_config = config_.Cluster(query.cluster);
+    if (!cluster_config.ok()) return cluster_config.status();
+    auto job = Running(query.cluster);
+    std::vector<wire::BackupRecord> records;
+    auto running_record = [&]() {
+        std::lock_guard<std::mutex> guard(job->mutex);
+        wire::BackupRecord r = ToRecord(job->metadata, BackupStatus::running, "");
+        wire::CopyBounded(r.phase, sizeof r.phase, job->phase.c_str());
+        r.files_done = job->control.files_done;
+        r.files_total = job->control.files_total;
+        r.bytes_done = job->control.bytes_done;
+        r.bytes_total = job->control.bytes_total;
+        return r;
+    };
+    std::string id = query.backup_id;
+    if (id == "running") {
+        if (job != nullptr) records.push_back(running_record());
+        return records;
+    }
+    Catalog catalog(repository_, query.cluster);
+    if (!id.empty()) {
+        if (job != nullptr && job->metadata.id == id) {
+            records.push_back(running_record());
+            return records;
+        }
+        auto entry = catalog.Get(id, false);
+        if (!entry.ok()) return entry.status();
+        records.push_back(ToRecord(entry->backup, entry->status, entry->error));
+        return records;
+    }
+    auto entries = catalog.List(job != nullptr);
+    if (!entries.ok()) return entries.status();
+    for (const CatalogEntry &entry : *entries) {
+        if (job != nullptr && entry.backup.id == job->metadata.id)
+            records.push_back(running_record());
+        else
+            records.push_back(ToRecord(entry.backup, entry.status, entry.error));
+    }
+    return records;
+}
+
+}  // namespace pg_ark
