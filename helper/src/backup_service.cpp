@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <future>
@@ -274,6 +276,12 @@ Status BackupService::Copy(BackupJob &job, const wire::BackupCopyRequest &reques
         job.phase = "copying";
     }
     job.wal_segment_size = request.wal_segment_size;
+
+    /* Fault injection for the tests: hold the backup here, in backup mode, while a file exists. */
+    for (const char *hold = getenv("PG_ARK_TEST_HOLD_COPY"); hold != nullptr && access(hold, F_OK) == 0;) {
+        PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
+        std::this_thread::sleep_for(kWatchInterval);
+    }
 
     Storage &storage = repository_->storage();
     RepoPath backup_directory = *directory;

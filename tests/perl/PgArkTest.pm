@@ -152,7 +152,8 @@ sub dir { return $_[0]->{dir}; }
 The usual start of a test: a new node (wal_level replica) archiving through a new running
 helper, its cluster registered, the node started. Params go to PgArkTest->new (cluster, repo,
 ...), except node_cluster, the pg_ark.cluster the node is given (default: the helper's cluster;
-'' leaves archiving unconfigured). Returns ($node, $ark).
+'' leaves archiving unconfigured), and init_extra, extra initdb arguments (e.g.
+['--data-checksums']). Returns ($node, $ark).
 
 =cut
 
@@ -160,8 +161,9 @@ sub start_archiving_node
 {
 	my ($name, %params) = @_;
 	my $node_cluster = delete $params{node_cluster};
+	my $init_extra = delete $params{init_extra} // [];
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => 1);
+	$node->init(allows_streaming => 1, extra => $init_extra);
 	my $ark = PgArkTest->new(node => $node, %params);
 	$ark->configure_node($node, defined $node_cluster ? (cluster => $node_cluster) : ());
 	$ark->start or BAIL_OUT("helper for node $name did not start");
@@ -933,6 +935,99 @@ sub switch_under_load
 		note "switch $i completed segment $done[-1]";
 	}
 	return @done;
+}
+
+
+=pod
+
+=head2 Backups and restores
+
+$ark->backup($node, %params) runs backup_start_full() (label, fast, wait) in psql and returns
+the row as a hash (backup_id, status, ...), failing the test on an error.
+
+$ark->restore_node($name, @args) restores with `pg_ark restore` into the data directory of a
+new PostgreSQL::Test::Cluster named $name and makes it startable on its own port, not
+archiving; returns ($node, $rc, $stdout, $stderr). The node is not started.
+
+PgArkTest::dumpall($node) returns pg_dumpall's output.
+
+=cut
+
+sub backup
+{
+	my ($self, $node, %params) = @_;
+	my $label = defined $params{label} ? "'$params{label}'" : 'NULL';
+	my $fast = $params{fast} // 'true';
+	my $wait = $params{wait} // 'true';
+	my @columns = qw(backup_id backup_type status start_lsn stop_lsn timeline original_bytes stored_bytes);
+	my ($out, $err) = ('', '');
+	my $rc = $node->psql('postgres',
+		"SELECT " . join(', ', @columns) . " FROM backup_start_full($label, $fast, $wait)",
+		stdout => \$out, stderr => \$err, extra_params => ['-A', '-F', '|']);
+	is($rc, 0, "backup_start_full($label) succeeds") or diag("stderr: $err\n" . $self->log_tail);
+	my %row;
+	@row{@columns} = split /\|/, $out;
+	$row{stderr} = $err;
+	return \%row;
+}
+
+sub restore_node
+{
+	my ($self, $name, @args) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my ($rc, $out, $err) = $self->run_cli('restore', '--config', $self->{config}, '--cluster',
+		$self->{cluster}, '--pgdata', $node->data_dir, @args);
+	if ($rc == 0)
+	{
+		$node->append_conf('postgresql.conf', qq(
+# restored by pg_ark (PgArkTest): own port, no archiving into the source's repository
+port = ${\$node->port}
+archive_mode = off
+));
+	}
+	return ($node, $rc, $out, $err);
+}
+
+sub dumpall
+{
+	my ($node) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'pg_dumpall', '-h', $node->host, '-p', $node->port, '--no-role-passwords' ],
+		'<', '/dev/null', '>', \$out, '2>', \$err, IPC::Run::timeout(timeout()))
+	  or die "pg_dumpall failed: $err";
+	return $out;
+}
+
+
+=pod
+
+=head2 PgArkTest::example_block($markdown, $marker)
+
+The fenced block that follows the line `<!-- example: $marker -->` (blank lines allowed in
+between): returns ($text, $language), or (undef, $why) when there is none.
+
+=cut
+
+sub example_block
+{
+	my ($doc, $marker) = @_;
+	my @lines = split /\n/, $doc;
+	my $i = 0;
+	$i++ while $i < @lines && $lines[$i] !~ /^\s*<!--\s*example:\s*\Q$marker\E\s*-->\s*$/;
+	return (undef, "marker <!-- example: $marker --> not found") if $i >= @lines;
+	$i++;
+	$i++ while $i < @lines && $lines[$i] =~ /^\s*$/;
+	return (undef, "no fenced block after <!-- example: $marker -->")
+	  unless $i < @lines && $lines[$i] =~ /^(\s*)(```+|~~~+)\s*(\w*)/;
+	my ($indent, $fence, $lang) = ($1, $2, $3);
+	my @body;
+	for ($i++; $i < @lines; $i++)
+	{
+		return (join("\n", @body) . "\n", $lang) if $lines[$i] =~ /^\s*\Q$fence\E\s*$/;
+		(my $l = $lines[$i]) =~ s/^\Q$indent\E//;
+		push @body, $l;
+	}
+	return (undef, "unterminated fenced block after <!-- example: $marker -->");
 }
 
 1;

@@ -20,28 +20,7 @@ my $doc_path = "$source/docs/archiving.md";
 ok(-f $doc_path, "$doc_path exists") or do { done_testing(); exit 0; };
 my $doc = slurp_file($doc_path);
 
-# The fenced block that follows the marker line (blank lines allowed in between).
-sub example_block
-{
-	my ($marker) = @_;
-	my @lines = split /\n/, $doc;
-	my $i = 0;
-	$i++ while $i < @lines && $lines[$i] !~ /^\s*<!--\s*example:\s*\Q$marker\E\s*-->\s*$/;
-	return (undef, "marker <!-- example: $marker --> not found") if $i >= @lines;
-	$i++;
-	$i++ while $i < @lines && $lines[$i] =~ /^\s*$/;
-	return (undef, "no fenced block after <!-- example: $marker -->")
-	  unless $i < @lines && $lines[$i] =~ /^(\s*)(```+|~~~+)\s*(\w*)/;
-	my ($indent, $fence, $lang) = ($1, $2, $3);
-	my @body;
-	for ($i++; $i < @lines; $i++)
-	{
-		return (join("\n", @body) . "\n", $lang) if $lines[$i] =~ /^\s*\Q$fence\E\s*$/;
-		(my $l = $lines[$i]) =~ s/^\Q$indent\E//;
-		push @body, $l;
-	}
-	return (undef, "unterminated fenced block after <!-- example: $marker -->");
-}
+sub example_block { return PgArkTest::example_block($doc, @_); }
 
 my ($ini, $ini_lang) = example_block('pg_ark.conf');
 ok(defined $ini, 'docs have the pg_ark.conf example') or diag($ini_lang);
