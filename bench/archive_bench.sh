@@ -34,27 +34,17 @@
 #   IDLE_BUSY_PCT=10   "idle" means at most this % of CPU time busy (steal included) over 0.5 s
 #
 set -euo pipefail
-export LC_ALL=C
+
+BENCH_NAME=archive_bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SEGMENTS=${SEGMENTS:-64}
 RUNS=${RUNS:-3}
 WORKDIR=${WORKDIR:-/tmp}
-KEEP=${KEEP:-0}
-PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-PG_ARK=${PG_ARK:-/usr/local/bin/pg_ark}
-PGBACKREST=${PGBACKREST:-$(command -v pgbackrest || echo /usr/bin/pgbackrest)}
 PGPORT_BENCH=${PGPORT_BENCH:-54329}
-IDLE_WAIT=${IDLE_WAIT:-60}
-IDLE_BUSY_PCT=${IDLE_BUSY_PCT:-10}
-BUSY_RUNS=0
 CLUSTER=bench
 STANZA=bench
-
-die() {
-    echo "archive_bench: error: $*" >&2
-    exit 1
-}
-note() { echo "archive_bench: $*" >&2; }
 
 # ---------------------------------------------------------------------------------------------
 # Preconditions
@@ -63,157 +53,23 @@ note() { echo "archive_bench: $*" >&2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not \"$RUNS\""
 TIMEOUT=${TIMEOUT:-$(( SEGMENTS * 5 > 300 ? SEGMENTS * 5 : 300 ))}
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "TIMEOUT must be a positive integer, not \"$TIMEOUT\""
-[[ $(id -u) -eq 0 ]] || die "run as root (it drops the page cache and runs PostgreSQL as postgres)"
-id postgres >/dev/null 2>&1 || die "the postgres OS user does not exist (install PostgreSQL 15)"
-[[ -x $PG_BINDIR/initdb && -x $PG_BINDIR/pg_ctl && -x $PG_BINDIR/psql ]] ||
-    die "PostgreSQL 15 binaries not found in $PG_BINDIR (set PG_BINDIR)"
-[[ -x $PG_ARK ]] || die "pg_ark not found at $PG_ARK: run \"make install\" first (or set PG_ARK)"
-[[ -x $PGBACKREST ]] || die "pgbackrest not found: run scripts/install-deps.sh (or set PGBACKREST)"
-PG_PKGLIBDIR=$("$PG_BINDIR/pg_config" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)
-[[ -f $PG_PKGLIBDIR/pg_ark.so ]] || die "pg_ark.so not found in $PG_PKGLIBDIR: run \"make install\" first"
-[[ -w /proc/sys/vm/drop_caches ]] || die "/proc/sys/vm/drop_caches is not writable: cannot run cold-cache"
-command -v setpriv >/dev/null || die "setpriv (util-linux) is needed to start the helper as postgres"
+need_common
+need_pg_ark
+need_pgbackrest
 [[ -d $WORKDIR ]] || die "WORKDIR \"$WORKDIR\" is not a directory"
 
 # The source cluster, one copy and one repository exist at a time.
-need_mib=$(( SEGMENTS * 16 * 3 + 512 ))
-avail_mib=$(df -Pm "$WORKDIR" | awk 'NR == 2 { print $4 }')
-(( avail_mib >= need_mib )) || die "$WORKDIR has $avail_mib MiB free; this run needs about $need_mib MiB"
+need_space "$WORKDIR" $(( SEGMENTS * 16 * 3 + 512 ))
 
-# ---------------------------------------------------------------------------------------------
-# Scratch space and cleanup
-# ---------------------------------------------------------------------------------------------
-RUN_DIR=$(mktemp -d "$WORKDIR/archive_bench.XXXXXX")
-# Unix socket paths are limited to 107 bytes: keep the sockets under a short /tmp path.
-SOCK_DIR=$(mktemp -d /tmp/pgab.XXXXXX)
-chown postgres: "$RUN_DIR" "$SOCK_DIR"
-chmod 0700 "$RUN_DIR" "$SOCK_DIR"
-if ! runuser -u postgres -- test -w "$RUN_DIR"; then
-    rm -rf "$RUN_DIR" "$SOCK_DIR"
-    die "the postgres user cannot reach $RUN_DIR: choose a WORKDIR that postgres can traverse"
-fi
-cd "$RUN_DIR" # postgres must be able to stat its working directory
+# Scratch space (RUN_DIR, SOCK_DIR) and the EXIT trap that stops everything and removes it.
+make_run_dir "$WORKDIR" archive_bench
 
-RUNNING_PGDATA=""
-HELPER_PID=""
-
-stop_helper() {
-    if [[ -n $HELPER_PID ]]; then
-        kill -TERM "$HELPER_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$HELPER_PID" 2>/dev/null || true
-        wait "$HELPER_PID" 2>/dev/null || true
-        HELPER_PID=""
-    fi
-}
-
-stop_cluster() {
-    local mode=${1:-fast}
-    if [[ -n $RUNNING_PGDATA ]]; then
-        as_pg pg_ctl stop -D "$RUNNING_PGDATA" -m "$mode" -w -t 120 >/dev/null 2>&1 ||
-            as_pg pg_ctl stop -D "$RUNNING_PGDATA" -m immediate -w >/dev/null 2>&1 || true
-        RUNNING_PGDATA=""
-    fi
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_cluster immediate
-    stop_helper
-    if [[ $KEEP == 1 ]]; then
-        note "scratch directory kept: $RUN_DIR"
-    else
-        rm -rf "$RUN_DIR"
-    fi
-    rm -rf "$SOCK_DIR"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------------
-as_pg() {
-    runuser -u postgres -- env PATH="$PG_BINDIR:$(dirname "$PG_ARK"):/usr/bin:/bin" "$@"
-}
-
-psql_q() { # psql_q SQL...  (one value per line, unaligned)
-    as_pg psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres \
-        -d postgres "$@"
-}
-
-
-ready_count() {
-    local files
-    shopt -s nullglob
-    files=("$1"/pg_wal/archive_status/*.ready)
-    shopt -u nullglob
-    echo "${#files[@]}"
-}
-
-start_cluster() { # start_cluster PGDATA LOGFILE
-    as_pg pg_ctl start -D "$1" -l "$2" -w -t 120 >/dev/null ||
-        { tail -n 30 "$2" >&2 || true; die "could not start the cluster in $1 (log above)"; }
-    RUNNING_PGDATA=$1
-}
-
-reload_cluster() {
-    as_pg pg_ctl reload -D "$1" -s >/dev/null || die "could not reload the cluster in $1"
-}
-
-# cpu_busy_pct: percentage of CPU time over 0.5 s not idle (steal counts as busy: it is time we
-# do not get).
-cpu_busy_pct() {
-    local a b
-    read -r -a a < <(head -n 1 /proc/stat)
-    sleep 0.5
-    read -r -a b < <(head -n 1 /proc/stat)
-    local total=0 idle i
-    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    idle=$(( b[4] - a[4] + b[5] - a[5] ))
-    (( total > 0 )) || { echo 0; return; }
-    echo $(( (total - idle) * 100 / total ))
-}
-
-# Before the clock starts: data on disk, page cache empty, machine idle (BENCH-NOTES.md).
-drop_caches() {
-    sync
-    echo 3 >/proc/sys/vm/drop_caches
-    local deadline=$(( SECONDS + IDLE_WAIT )) busy
-    while :; do
-        busy=$(cpu_busy_pct)
-        (( busy <= IDLE_BUSY_PCT )) && break
-        if (( SECONDS >= deadline )); then
-            note "machine still ${busy}% busy after ${IDLE_WAIT}s; measuring anyway (compare ratios, not times)"
-            BUSY_RUNS=$(( BUSY_RUNS + 1 ))
-            break
-        fi
-    done
-}
-
-# wait_archived PGDATA LOGFILE: sets ELAPSED_US (microseconds since $T0) once no .ready is left.
-# Everything here runs in the main shell (no $(...)), so that a failure reaches the EXIT trap.
+# wait_archived PGDATA LOGFILE: sets ELAPSED_US (microseconds since $T0) once no .ready is left,
+# or dies TIMEOUT seconds after $T0. It runs in the main shell, so that a failure reaches the
+# EXIT trap.
 wait_archived() {
-    local pgdata=$1 log=$2 deadline=$(( T0 + TIMEOUT * 1000000 )) now
-    while :; do
-        now=${EPOCHREALTIME/./}
-        [[ $(ready_count "$pgdata") -eq 0 ]] && break
-        if (( now > deadline )); then
-            note "still $(ready_count "$pgdata") .ready file(s) after ${TIMEOUT}s; last server log lines:"
-            tail -n 20 "$log" >&2 || true
-            die "archiving did not finish in $TIMEOUT s"
-        fi
-        [[ -f $pgdata/postmaster.pid ]] || { tail -n 20 "$log" >&2; die "PostgreSQL stopped during the run"; }
-        sleep 0.02
-    done
-    ELAPSED_US=$(( now - T0 ))
-}
-
-sum_bytes() { # total size of the files find(1) selects
-    find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'
+    wait_no_ready "$1" "$2" $(( TIMEOUT - ($(now_us) - T0) / 1000000 ))
+    ELAPSED_US=$(( $(now_us) - T0 ))
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +101,7 @@ EOF
 # Setup with archive_mode = off, so that no segment from before the data load becomes .ready.
 start_cluster "$SRC" "$RUN_DIR/src.log"
 psql_q -c "CREATE TABLE bench_fill (aid int, bid int, abalance int, filler char(84))" >/dev/null
-stop_cluster fast
+stop_cluster "$SRC" fast
 sed -i "s/^archive_mode = off$/archive_mode = on/" "$SRC/postgresql.conf"
 start_cluster "$SRC" "$RUN_DIR/src.log"
 
@@ -275,7 +131,7 @@ for _ in $(seq 1 500); do
 done
 got=$(ready_count "$SRC")
 [[ $got -eq $SEGMENTS ]] || die "expected $SEGMENTS .ready segments in the source cluster, found $got"
-stop_cluster fast
+stop_cluster "$SRC" fast
 got=$(ready_count "$SRC")
 [[ $got -eq $SEGMENTS ]] || die "expected $SEGMENTS .ready segments after shutdown, found $got"
 shopt -s nullglob
@@ -305,19 +161,8 @@ run_pg_ark() {
     helper_log=$RUN_DIR/a-$run.helper.log
     rm -rf "$repo"
     install -d -o postgres -g postgres -m 0700 "$repo"
-    cat >"$conf" <<EOF
-[global]
-repo-path = $repo
-socket-path = $SOCK_DIR/ark/pg_ark.sock
-compress-type = zstd
-compress-level = 1
-log-level = info
-${ahead:+archive-ahead-workers = $ahead}
-
-[$CLUSTER]
-pgdata = $pgdata
-EOF
-    chown postgres: "$conf"
+    write_pg_ark_conf "$conf" "$repo" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$pgdata" \
+        "${ahead:+archive-ahead-workers = $ahead}"
 
     as_pg "$PG_ARK" init --config "$conf" --cluster "$CLUSTER" >>"$helper_log" 2>&1 ||
         { cat "$helper_log" >&2; die "pg_ark init failed"; }
@@ -337,16 +182,7 @@ EOF
     T0=${EPOCHREALTIME/./}
     # The helper starts inside the timed window: it stores .ready segments ahead of the archiver
     # as soon as it runs, so starting it earlier would hide its work from the clock.
-    # (setpriv execs, so $! is the helper itself and SIGTERM reaches it.)
-    setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_ARK" server --config "$conf" \
-        >"$helper_log" 2>&1 &
-    HELPER_PID=$!
-    for _ in $(seq 1 250); do
-        [[ -S $SOCK_DIR/ark/pg_ark.sock ]] && break
-        kill -0 "$HELPER_PID" 2>/dev/null || { cat "$helper_log" >&2; die "pg_ark server exited at start"; }
-        sleep 0.005
-    done
-    [[ -S $SOCK_DIR/ark/pg_ark.sock ]] || { cat "$helper_log" >&2; die "pg_ark server did not create its socket"; }
+    start_helper "$conf" "$helper_log" "$SOCK_DIR/ark/pg_ark.sock"
     reload_cluster "$pgdata"
     wait_archived "$pgdata" "$log"
 
@@ -362,7 +198,7 @@ EOF
         cmp -s "$RUN_DIR/check-a" "$SRC/pg_wal/$LAST_SEG" || die "pg_ark returned different bytes for $LAST_SEG"
         rm -f "$RUN_DIR/check-a"
     fi
-    stop_cluster fast
+    stop_cluster "$pgdata" fast
     stop_helper
     rm -rf "$pgdata" "$repo"
 }
@@ -375,26 +211,8 @@ run_pgbackrest() {
     conf=$RUN_DIR/pgbackrest.conf
     log=$RUN_DIR/b-$run.pg.log
     rm -rf "$repo" "$RUN_DIR/b-pgbr"
-    install -d -o postgres -g postgres -m 0750 "$repo" "$RUN_DIR/b-pgbr" "$RUN_DIR/b-pgbr/log" \
-        "$RUN_DIR/b-pgbr/lock" "$RUN_DIR/b-pgbr/spool"
-    cat >"$conf" <<EOF
-[global]
-repo1-path=$repo
-log-path=$RUN_DIR/b-pgbr/log
-lock-path=$RUN_DIR/b-pgbr/lock
-spool-path=$RUN_DIR/b-pgbr/spool
-log-level-console=warn
-log-level-file=info
-compress-type=zst
-compress-level=1
-archive-async=n
-
-[$STANZA]
-pg1-path=$pgdata
-pg1-port=$PGPORT_BENCH
-pg1-socket-path=$SOCK_DIR
-EOF
-    chown postgres: "$conf"
+    write_pgbackrest_conf "$conf" "$repo" "$RUN_DIR/b-pgbr" "$STANZA" "$pgdata" "$PGPORT_BENCH" \
+        compress-type=zst compress-level=1 archive-async=n
     start_cluster "$pgdata" "$log"
     as_pg "$PGBACKREST" --config="$conf" --stanza="$STANZA" stanza-create >"$RUN_DIR/b-$run.stanza.log" 2>&1 ||
         { cat "$RUN_DIR/b-$run.stanza.log" >&2; die "pgbackrest stanza-create failed"; }
@@ -410,8 +228,8 @@ EOF
     objects=$(find "$repo/archive/$STANZA" -type f -regextype posix-extended \
         -regex '.*/[0-9A-F]{24}-[0-9a-f]{40}(\.zst)?' | wc -l)
     [[ $objects -eq $SEGMENTS ]] || die "pgBackRest: expected $SEGMENTS WAL files in $repo, found $objects"
-    STORED_BYTES=$(find "$repo/archive/$STANZA" -type f -regextype posix-extended \
-        -regex '.*/[0-9A-F]{24}-[0-9a-f]{40}(\.zst)?' -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }')
+    STORED_BYTES=$(sum_bytes "$repo/archive/$STANZA" -regextype posix-extended \
+        -regex '.*/[0-9A-F]{24}-[0-9a-f]{40}(\.zst)?')
     (( failed == 0 )) || note "pgBackRest run $run: pg_stat_archiver.failed_count = $failed"
 
     if [[ $run -eq 1 ]]; then
@@ -420,7 +238,7 @@ EOF
         cmp -s "$RUN_DIR/check-b" "$SRC/pg_wal/$LAST_SEG" || die "pgBackRest returned different bytes for $LAST_SEG"
         rm -f "$RUN_DIR/check-b"
     fi
-    stop_cluster fast
+    stop_cluster "$pgdata" fast
     rm -rf "$pgdata" "$repo" "$RUN_DIR/b-pgbr"
 }
 
@@ -430,15 +248,15 @@ EOF
 best_a=""; best_b=""; best_s=""; stored_a=0; stored_b=0; stored_s=0
 for run in $(seq 1 "$RUNS"); do
     run_pg_ark "$run"
-    note "run $run/$RUNS pg_ark:     $(awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+    note "run $run/$RUNS pg_ark:     $(fmt_s "$ELAPSED_US")"
     if [[ -z $best_a ]] || (( ELAPSED_US < best_a )); then best_a=$ELAPSED_US; fi
     stored_a=$STORED_BYTES
     run_pg_ark "$run" 0
-    note "run $run/$RUNS pg_ark (ahead off): $(awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+    note "run $run/$RUNS pg_ark (ahead off): $(fmt_s "$ELAPSED_US")"
     if [[ -z $best_s ]] || (( ELAPSED_US < best_s )); then best_s=$ELAPSED_US; fi
     stored_s=$STORED_BYTES
     run_pgbackrest "$run"
-    note "run $run/$RUNS pgBackRest: $(awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+    note "run $run/$RUNS pgBackRest: $(fmt_s "$ELAPSED_US")"
     if [[ -z $best_b ]] || (( ELAPSED_US < best_b )); then best_b=$ELAPSED_US; fi
     stored_b=$STORED_BYTES
 done

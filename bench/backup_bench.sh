@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+#
+# backup_bench.sh
+#     Side-by-side full backup and restore benchmark, in one run on the same database:
+#       pg_ark         backup_start_full() through the helper (zstd-1, process-max 2);
+#                      restore with `pg_ark restore`
+#       pgBackRest     `backup --type=full`, compress-type=zst level 1 and level 3, process-max=2,
+#                      start-fast=y; restore with --type=immediate --target-action=promote
+#       pg_basebackup  -X stream --checkpoint=fast, plain format and -Ft --compress=client-zstd:1;
+#                      "restore" = cp -a of the plain backup, or zstd -d | tar -x of the tar one
+#     It prints backup seconds, stored MiB and restore seconds per tool, and pg_ark's time
+#     divided by each peer's.
+#
+# Method (see BENCH-NOTES.md in the project's shared notes):
+#   1. One source cluster (initdb --data-checksums; shared_buffers=1GB, max_wal_size=4GB,
+#      checkpoint_timeout=15min, wal_level=replica, archive_mode=on) holds `pgbench -i -s SCALE`
+#      with realistic rows: `pgbench -i -I dt`, then the tables are filled with
+#      pgbench_accounts.filler as random md5 text (compresses about 2.9x with zstd-1, not 20-40x
+#      like blank-padded rows), then `pgbench -i -I vp`. The load runs with wal_level=minimal and
+#      archiving off (it is setup, not under test); the cluster is then restarted as above.
+#   2. WAL, fairly for every tool: pg_ark's backup runs with archive_library = 'pg_ark' (and its
+#      helper); pgBackRest's with archive_command = 'pgbackrest archive-push %p' (archive-async=n;
+#      stanza-create and check first) into a fresh repository per configuration; pg_basebackup
+#      streams its WAL (-X stream) with archiving unconfigured. Each tool's archiving is
+#      configured with a reload and drained (no .ready file left) before its clock starts.
+#   3. Before every timed step: CHECKPOINT, archive drained, sync, drop the page cache, wait for
+#      the CPUs to be idle (IDLE_WAIT). Every step ends with its data durable: pg_ark,
+#      pgBackRest and pg_basebackup fsync what they write; cp -a and tar are followed by
+#      `sync -f` inside the timed window.
+#   4. Each restore goes into an empty directory (created before the clock starts); then the
+#      restored cluster is started on another port, recovery is awaited, and
+#      sum(abalance), count(*) and a hash of the fillers of pgbench_accounts must equal the
+#      source's (correctness first; this check is not timed).
+#   5. Rounds (--runs N) alternate the tools; each figure is the minimum over the rounds.
+#      Absolute times are noisy on a shared machine: compare the ratios.
+#
+# Stored MiB: the files of the backup itself (pg_ark's and pgBackRest's backup directories with
+# their manifests, not the WAL archive; pg_basebackup's output directory, which includes the WAL
+# it streamed).
+#
+# Usage: backup_bench.sh [--scale N] [--runs N] [--tools LIST] [--workdir DIR] [--port N]
+#                        [--keep] [--reuse] [--profile]
+#   --scale N      pgbench scale (default 100, about 1.5 GiB; 5 for a quick smoke test)
+#   --runs N       rounds; each figure is the minimum (default 1)
+#   --tools LIST   comma-separated subset of pg_ark,pgbackrest,pg_basebackup (default all)
+#   --workdir DIR  parent of the scratch directory (default /var/tmp); needs about 4x the
+#                  database's size free
+#   --port N       the source cluster's port (default 55432); restored copies use N+1
+#   --keep         keep the generated database in DIR/backup_bench.db-sSCALE for --reuse
+#   --reuse        use the database kept there by --keep (generated if missing; kept again)
+#   --profile      after the timed rounds, one more pg_ark backup and restore under
+#                  `perf record -g` (not timed), and print where the helper's time goes
+#
+# Runs as root (drops caches; runs PostgreSQL and the tools as the postgres OS user).
+# Needs: PostgreSQL 15 (/usr/lib/postgresql/15/bin), pgbackrest and zstd (scripts/install-deps.sh),
+# pg_ark installed by `make install` (/usr/local/bin/pg_ark, pg_ark.so in PostgreSQL's libdir),
+# perf for --profile.
+#
+# Environment: PG_BINDIR, PG_ARK, PGBACKREST, IDLE_WAIT (60), IDLE_BUSY_PCT (10) as in lib.sh;
+# KEEP=1 also keeps the scratch directory and logs.
+#
+set -euo pipefail
+
+BENCH_NAME=backup_bench # shellcheck disable=SC2034
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SCALE=100
+RUNS=1
+TOOLS=pg_ark,pgbackrest,pg_basebackup
+WORKDIR=/var/tmp
+PGPORT_BENCH=55432
+KEEP_DB=0
+REUSE_DB=0
+PROFILE=0
+CLUSTER=bench
+STANZA=bench
+START_SECONDS=$SECONDS
+
+usage() { sed -n '/^# Usage:/,/^#   --profile/{s/^# \{0,1\}//;p}' "$0"; sed -n '/^#                  `perf/,/^#$/{s/^# \{0,1\}//;p}' "$0"; }
+
+while (( $# > 0 )); do
+    case $1 in
+        --scale) SCALE=${2:-}; shift 2 ;;
+        --runs) RUNS=${2:-}; shift 2 ;;
+        --tools) TOOLS=${2:-}; shift 2 ;;
+        --workdir) WORKDIR=${2:-}; shift 2 ;;
+        --port) PGPORT_BENCH=${2:-}; shift 2 ;;
+        --keep) KEEP_DB=1; shift ;;
+        --reuse) REUSE_DB=1; KEEP_DB=1; shift ;;
+        --profile) PROFILE=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument \"$1\"" ;;
+    esac
+done
+
+# ---------------------------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------------------------
+[[ $SCALE =~ ^[1-9][0-9]*$ ]] || die "--scale must be a positive integer, not \"$SCALE\""
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, not \"$RUNS\""
+[[ $PGPORT_BENCH =~ ^[1-9][0-9]*$ ]] && (( PGPORT_BENCH < 65535 && PGPORT_BENCH != 5432 )) ||
+    die "--port must be a free port other than 5432, not \"$PGPORT_BENCH\""
+VERIFY_PORT=$(( PGPORT_BENCH + 1 ))
+DO_ARK=0; DO_PGBR=0; DO_PGBB=0
+IFS=, read -r -a tool_list <<<"$TOOLS"
+for t in "${tool_list[@]}"; do
+    case $t in
+        pg_ark) DO_ARK=1 ;;
+        pgbackrest) DO_PGBR=1 ;;
+        pg_basebackup) DO_PGBB=1 ;;
+        *) die "unknown tool \"$t\" in --tools (pg_ark, pgbackrest, pg_basebackup)" ;;
+    esac
+done
+(( DO_ARK + DO_PGBR + DO_PGBB > 0 )) || die "--tools selects nothing"
+(( PROFILE == 0 || DO_ARK == 1 )) || die "--profile needs pg_ark in --tools"
+need_common
+(( DO_ARK )) && need_pg_ark
+(( DO_PGBR )) && need_pgbackrest
+(( DO_PGBB )) && { command -v zstd >/dev/null || die "zstd is needed to restore pg_basebackup's tar backup"; }
+(( PROFILE )) && { command -v perf >/dev/null || die "--profile needs perf (linux-perf)"; }
+[[ -d $WORKDIR ]] || die "--workdir \"$WORKDIR\" is not a directory"
+WORKDIR=$(cd "$WORKDIR" && pwd)
+for p in "$PGPORT_BENCH" "$VERIFY_PORT"; do
+    if ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || ls /tmp/.s.PGSQL."$p" >/dev/null 2>&1; then
+        die "port $p is in use (choose another with --port)"
+    fi
+done
+
+# A pgbench database takes about 15.3 MiB per scale unit; the database (with its WAL), one
+# backup and one restored copy exist at a time.
+DB_MIB=$(( SCALE * 16 + 64 ))
+DB_DIR=$RUN_DIR_PLACEHOLDER
+KEPT_DB_DIR=$WORKDIR/backup_bench.db-s$SCALE
+if (( REUSE_DB )) && [[ -f $KEPT_DB_DIR/complete ]]; then
+    need_space "$WORKDIR" $(( DB_MIB * 2 + 4096 ))
+else
+    need_space "$WORKDIR" $(( DB_MIB * 3 + 4096 + SCALE * 40 ))
+fi
+
+make_run_dir "$WORKDIR" backup_bench
+if (( KEEP_DB )); then
+    DB_DIR=$KEPT_DB_DIR
+else
+    DB_DIR=$RUN_DIR/db
+fi
+SRC=$DB_DIR/pgdata
+SRC_LOG=$RUN_DIR/src.log
+RESTORE_DIR=$RUN_DIR/restore
+ARCHIVING=none
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+# timed LOGFILE CMD...: runs CMD with its output in LOGFILE and sets ELAPSED_US; dies if it fails.
+timed() {
+    local log=$1 t0
+    shift
+    t0=$(now_us)
+    if ! "$@" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2 || true
+        die "failed: $* (log: $log)"
+    fi
+    ELAPSED_US=$(( $(now_us) - t0 ))
+}
+
+# set_archiving none|pg_ark|pgbackrest: the source cluster's run-time settings (bench_run.conf,
+# included last by its postgresql.conf), then a reload. Uses ARK_CONF / PGBR_CONF.
+set_archiving() {
+    local mode=$1
+    {
+        echo "# written by backup_bench.sh for this run"
+        echo "port = $PGPORT_BENCH"
+        echo "unix_socket_directories = '$SOCK_DIR'"
+        echo "listen_addresses = ''"
+        case $mode in
+            none)
+                echo "archive_library = ''"
+                echo "archive_command = ''" ;;
+            pg_ark)
+                echo "archive_command = ''"
+                echo "archive_library = 'pg_ark'"
+                echo "pg_ark.socket_path = '$SOCK_DIR/ark/pg_ark.sock'"
+                echo "pg_ark.cluster = '$CLUSTER'" ;;
+            pgbackrest)
+                echo "archive_library = ''"
+                echo "archive_command = '$PGBACKREST --config=$PGBR_CONF --stanza=$STANZA archive-push %p'" ;;
+        esac
+    } >"$SRC/bench_run.conf"
+    chown postgres: "$SRC/bench_run.conf"
+    ARCHIVING=$mode
+    if [[ " ${RUNNING_PGDATAS[*]} " == *" $SRC "* ]]; then
+        reload_cluster "$SRC"
+        sleep 0.2 # the archiver restarts when archive_library changes
+    fi
+}
+
+# settle: before a timed step. With archiving configured, a segment switch and a drained
+# archive_status; then a checkpoint (the tools' own checkpoints find nothing to write), sync,
+# an empty page cache and an idle machine.
+settle() {
+    if [[ $ARCHIVING != none ]]; then
+        psql_q -c "SELECT pg_switch_wal()" >/dev/null
+        wait_no_ready "$SRC" "$SRC_LOG" 600
+    fi
+    psql_q -c "CHECKPOINT" >/dev/null
+    drop_caches
+}
+
+# fresh_restore_dir: an empty directory, mode 0700, owned by postgres.
+fresh_restore_dir() {
+    rm -rf "$RESTORE_DIR"
+    install -d -o postgres -g postgres -m 0700 "$RESTORE_DIR"
+}
+
+CHECK_SQL="SELECT sum(abalance), count(*), sum(hashtext(filler)::bigint) FROM pgbench_accounts"
+
+# verify_restore NAME: starts the restored cluster in RESTORE_DIR on VERIFY_PORT with archiving
+# off, waits until recovery ends, compares pgbench_accounts with the source, stops it.
+verify_restore() {
+    local name=$1 log=$RUN_DIR/verify-$1.log got deadline
+    cat >>"$RESTORE_DIR/postgresql.conf" <<EOF
+
+# backup_bench.sh: a restored copy next to the source
+port = $VERIFY_PORT
+archive_mode = off
+shared_buffers = 256MB
+EOF
+    start_cluster "$RESTORE_DIR" "$log"
+    deadline=$(( SECONDS + 900 ))
+    until [[ $(psql_at "$VERIFY_PORT" -c "SELECT pg_is_in_recovery()" 2>/dev/null || true) == f ]]; do
+        (( SECONDS < deadline )) || { tail -n 20 "$log" >&2; die "$name: restored cluster still in recovery after 900 s"; }
+        [[ -f $RESTORE_DIR/postmaster.pid ]] || { tail -n 20 "$log" >&2; die "$name: restored cluster stopped"; }
+        sleep 0.2
+    done
+    got=$(psql_at "$VERIFY_PORT" -c "$CHECK_SQL")
+    stop_cluster "$RESTORE_DIR" immediate
+    [[ $got == "$SRC_CHECK" ]] ||
+        die "$name: restored data differ from the source: got \"$got\", expected \"$SRC_CHECK\" (log: $log)"
+    note "$name: restored cluster verified (pgbench_accounts sum|count|hash = $got)"
+}
+
+declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
+ORDER=()
+add_row() { ORDER+=("$1"); LABEL[$1]=$2; }
+record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
+    if [[ -z ${BEST_BACKUP[$1]:-} ]] || (( $2 < BEST_BACKUP[$1] )); then BEST_BACKUP[$1]=$2; fi
+    if [[ -z ${BEST_RESTORE[$1]:-} ]] || (( $4 < BEST_RESTORE[$1] )); then BEST_RESTORE[$1]=$4; fi
+    STORED[$1]=$3
+    note "run $run/$RUNS ${LABEL[$1]}: backup $(fmt_s "$2"), $(( $3 / 1048576 )) MiB stored, restore $(fmt_s "$4")"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. The source database
+# ---------------------------------------------------------------------------------------------
+generate_db() {
+    note "generating pgbench scale $SCALE with random fillers in $SRC"
+    rm -rf "$DB_DIR"
+    install -d -o postgres -g postgres -m 0700 "$DB_DIR"
+    as_pg initdb -D "$SRC" --data-checksums -U postgres --auth=trust -E UTF8 --locale=C \
+        >"$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+    cat >>"$SRC/postgresql.conf" <<EOF
+
+# backup_bench.sh
+shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_level = replica
+archive_mode = on
+# static data: no autovacuum writing during the timed steps
+autovacuum = off
+include_if_exists 'bench_load.conf'
+include_if_exists 'bench_run.conf'
+EOF
+    # The load is setup, not under test: no WAL for the tables filled in the transaction that
+    # truncated them, no archiving.
+    cat >"$SRC/bench_load.conf" <<EOF
+wal_level = minimal
+max_wal_senders = 0
+archive_mode = off
+EOF
+    chown postgres: "$SRC/bench_load.conf"
+    set_archiving none
+    start_cluster "$SRC" "$SRC_LOG"
+    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I dt -s "$SCALE" postgres \
+        >"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I dt failed"; }
+    psql_q >/dev/null <<EOF
+BEGIN;
+TRUNCATE pgbench_branches, pgbench_tellers, pgbench_accounts;
+INSERT INTO pgbench_branches (bid, bbalance)
+    SELECT b, 0 FROM generate_series(1, $SCALE) b;
+INSERT INTO pgbench_tellers (tid, bid, tbalance)
+    SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, $SCALE * 10) t;
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+    SELECT a, (a - 1) / 100000 + 1, (random() * 20000)::int - 10000,
+           md5(random()::text) || md5(random()::text)
+    FROM generate_series(1, $SCALE * 100000) a;
+COMMIT;
+EOF
+    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I vp -s "$SCALE" postgres \
+        >>"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I vp failed"; }
+    psql_q -c "CHECKPOINT" >/dev/null
+    stop_cluster "$SRC" fast
+    rm -f "$SRC/bench_load.conf"
+    touch "$DB_DIR/complete"
+}
+
+if (( REUSE_DB )) && [[ -f $DB_DIR/complete ]]; then
+    note "reusing the database in $SRC"
+    set_archiving none
+else
+    generate_db
+fi
+start_cluster "$SRC" "$SRC_LOG"
+psql_q -c "CHECKPOINT" >/dev/null
+SRC_CHECK=$(psql_q -c "$CHECK_SQL")
+DB_BYTES=$(( $(du -sb --exclude=pg_wal "$SRC" | cut -f1) ))
+note "source: $(( DB_BYTES / 1048576 )) MiB without pg_wal; pgbench_accounts sum|count|hash = $SRC_CHECK"
+
+# ---------------------------------------------------------------------------------------------
+# 2. The tools
+# ---------------------------------------------------------------------------------------------
+ARK_CONF=$RUN_DIR/pg_ark.conf
+ARK_REPO=$RUN_DIR/ark-repo
+PGBR_CONF=$RUN_DIR/pgbackrest.conf
+PGBR_REPO=$RUN_DIR/pgbr-repo
+BB_DIR=$RUN_DIR/basebackup
+
+# run_pg_ark [profile]: one backup and one restore (with "profile": under perf, not recorded).
+run_pg_ark() {
+    local profile=${1:-} helper_log=$RUN_DIR/ark-$run.helper.log id status stored backup_us perf_pid
+    rm -rf "$ARK_REPO"
+    install -d -o postgres -g postgres -m 0750 "$ARK_REPO"
+    write_pg_ark_conf "$ARK_CONF" "$ARK_REPO" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$SRC" \
+        "process-max = 2"
+    as_pg "$PG_ARK" init --config "$ARK_CONF" --cluster "$CLUSTER" >"$RUN_DIR/ark-init.log" 2>&1 ||
+        { cat "$RUN_DIR/ark-init.log" >&2; die "pg_ark init failed"; }
+    start_helper "$ARK_CONF" "$helper_log" "$SOCK_DIR/ark/pg_ark.sock"
+    set_archiving pg_ark
+    psql_q -c "DROP EXTENSION IF EXISTS pg_ark" -c "CREATE EXTENSION pg_ark" -c "SELECT helper_ping()" \
+        >/dev/null || die "pg_ark: the extension does not answer (see $helper_log)"
+
+    settle
+    if [[ $profile == profile ]]; then
+        perf record -q -g -F 499 -p "$HELPER_PID" -o "$RUN_DIR/perf-backup.data" \
+            >"$RUN_DIR/perf-backup.log" 2>&1 &
+        perf_pid=$!
+        sleep 1
+    fi
+    timed "$RUN_DIR/ark-$run.backup.log" psql_q -F ' ' \
+        -c "SELECT backup_id, status, stored_bytes FROM backup_start_full(label => 'backup_bench')"
+    backup_us=$ELAPSED_US
+    if [[ $profile == profile ]]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" || true
+    fi
+    read -r id status stored <"$RUN_DIR/ark-$run.backup.log"
+    [[ $status == complete ]] || { cat "$RUN_DIR/ark-$run.backup.log" >&2; die "pg_ark backup is \"$status\""; }
+    [[ -d $ARK_REPO/$CLUSTER/backup/$id ]] || die "pg_ark: no directory for backup $id in $ARK_REPO/$CLUSTER/backup"
+    stored=$(sum_bytes "$ARK_REPO/$CLUSTER/backup/$id")
+
+    fresh_restore_dir
+    drop_caches
+    if [[ $profile == profile ]]; then
+        timed "$RUN_DIR/ark-$run.restore.log" perf record -q -g -F 499 -o "$RUN_DIR/perf-restore.data" -- \
+            runuser -u postgres -- "$PG_ARK" restore --config "$ARK_CONF" --cluster "$CLUSTER" \
+            --set "$id" --pgdata "$RESTORE_DIR"
+    else
+        timed "$RUN_DIR/ark-$run.restore.log" as_pg "$PG_ARK" restore --config "$ARK_CONF" \
+            --cluster "$CLUSTER" --set "$id" --pgdata "$RESTORE_DIR"
+        record pg_ark "$backup_us" "$stored" "$ELAPSED_US"
+        grep -i -E 'backup|restore' "$helper_log" | tail -n 5 | sed 's/^/    helper: /' >&2 || true
+        sed 's/^/    restore: /' "$RUN_DIR/ark-$run.restore.log" | tail -n 3 >&2
+    fi
+    verify_restore pg_ark
+    set_archiving none
+    stop_helper
+    rm -rf "$RESTORE_DIR" "$ARK_REPO"
+}
+
+# run_pgbackrest LEVEL: stanza in a fresh repository with zst at LEVEL, one backup, one restore.
+run_pgbackrest() {
+    local level=$1 key=pgbr-zst$1 label backup_us stored
+    rm -rf "$PGBR_REPO" "$RUN_DIR/pgbr"
+    write_pgbackrest_conf "$PGBR_CONF" "$PGBR_REPO" "$RUN_DIR/pgbr" "$STANZA" "$SRC" "$PGPORT_BENCH" \
+        compress-type=zst compress-level="$level" process-max=2 start-fast=y archive-async=n \
+        repo1-retention-full=99
+    set_archiving pgbackrest
+    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" stanza-create >"$RUN_DIR/pgbr-stanza.log" 2>&1 ||
+        { cat "$RUN_DIR/pgbr-stanza.log" >&2; die "pgbackrest stanza-create failed"; }
+    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" check >"$RUN_DIR/pgbr-check.log" 2>&1 ||
+        { cat "$RUN_DIR/pgbr-check.log" >&2; die "pgbackrest check failed"; }
+
+    settle
+    timed "$RUN_DIR/$key-$run.backup.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
+        --type=full backup
+    backup_us=$ELAPSED_US
+    label=$(find "$PGBR_REPO/backup/$STANZA" -mindepth 1 -maxdepth 1 -type d -name '*F' -printf '%f\n' | sort | tail -n 1)
+    [[ -n $label ]] || die "pgBackRest: no full backup in $PGBR_REPO/backup/$STANZA"
+    stored=$(sum_bytes "$PGBR_REPO/backup/$STANZA/$label")
+
+    fresh_restore_dir
+    drop_caches
+    timed "$RUN_DIR/$key-$run.restore.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
+        --set="$label" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote restore
+    record "$key" "$backup_us" "$stored" "$ELAPSED_US"
+    verify_restore "$key"
+    set_archiving none
+    rm -rf "$RESTORE_DIR" "$PGBR_REPO" "$RUN_DIR/pgbr"
+}
+
+# run_basebackup plain|tar
+run_basebackup() {
+    local format=$1 key=pgbb-$1 backup_us stored restore_us
+    set_archiving none
+    rm -rf "$BB_DIR"
+    settle
+    if [[ $format == plain ]]; then
+        timed "$RUN_DIR/$key-$run.backup.log" as_pg pg_basebackup -h "$SOCK_DIR" -p "$PGPORT_BENCH" \
+            -U postgres -D "$BB_DIR" -X stream --checkpoint=fast
+    else
+        timed "$RUN_DIR/$key-$run.backup.log" as_pg pg_basebackup -h "$SOCK_DIR" -p "$PGPORT_BENCH" \
+            -U postgres -D "$BB_DIR" -Ft --compress=client-zstd:1 -X stream --checkpoint=fast
+    fi
+    backup_us=$ELAPSED_US
+    stored=$(sum_bytes "$BB_DIR")
+
+    fresh_restore_dir
+    drop_caches
+    if [[ $format == plain ]]; then
+        timed "$RUN_DIR/$key-$run.restore.log" as_pg sh -c 'cp -a "$1"/. "$2"/ && sync -f "$2"' \
+            sh "$BB_DIR" "$RESTORE_DIR"
+    else
+        [[ -f $BB_DIR/base.tar.zst && -f $BB_DIR/pg_wal.tar.zst ]] || die "pg_basebackup -Ft: unexpected files in $BB_DIR"
+        timed "$RUN_DIR/$key-$run.restore.log" as_pg sh -c \
+            'zstd -dcq "$1/base.tar.zst" | tar -xf - -C "$2" &&
+             mkdir -p "$2/pg_wal" && zstd -dcq "$1/pg_wal.tar.zst" | tar -xf - -C "$2/pg_wal" &&
+             sync -f "$2"' sh "$BB_DIR" "$RESTORE_DIR"
+    fi
+    restore_us=$ELAPSED_US
+    rm -rf "$BB_DIR" # not needed to start the copy; frees the space
+    record "$key" "$backup_us" "$stored" "$restore_us"
+    verify_restore "$key"
+    rm -rf "$RESTORE_DIR"
+}
+
+(( DO_ARK )) && add_row pg_ark "pg_ark zstd-1 pm2"
+(( DO_PGBR )) && { add_row pgbr-zst1 "pgBackRest zst-1 pm2"; add_row pgbr-zst3 "pgBackRest zst-3 pm2"; }
+(( DO_PGBB )) && { add_row pgbb-plain "pg_basebackup plain"; add_row pgbb-tar "pg_basebackup tar zstd-1"; }
+
+for run in $(seq 1 "$RUNS"); do
+    (( DO_ARK )) && run_pg_ark
+    (( DO_PGBR )) && { run_pgbackrest 1; run_pgbackrest 3; }
+    (( DO_PGBB )) && { run_basebackup plain; run_basebackup tar; }
+done
+
+# ---------------------------------------------------------------------------------------------
+# 3. Profile (not timed)
+# ---------------------------------------------------------------------------------------------
+PROFILE_TEXT=""
+if (( PROFILE )); then
+    note "profiling one more pg_ark backup and restore with perf"
+    run=profile
+    run_pg_ark profile
+    for what in backup restore; do
+        PROFILE_TEXT+="--- perf: pg_ark $what, by thread and symbol (self time, >= 1%) ---"$'\n'
+        PROFILE_TEXT+=$(perf report -i "$RUN_DIR/perf-$what.data" --stdio --no-children -g none \
+            --percent-limit 1 --sort comm,dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40)$'\n'
+        PROFILE_TEXT+="--- perf: pg_ark $what, by thread ---"$'\n'
+        PROFILE_TEXT+=$(perf report -i "$RUN_DIR/perf-$what.data" --stdio --no-children -g none \
+            --sort comm 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 12)$'\n'
+    done
+fi
+
+stop_cluster "$SRC" fast
+
+# ---------------------------------------------------------------------------------------------
+# 4. Report
+# ---------------------------------------------------------------------------------------------
+echo "Full backup and restore, pgbench scale $SCALE with random fillers ($(( DB_BYTES / 1048576 )) MiB without pg_wal), cold cache, min of $RUNS run(s)"
+echo "$( (( DO_ARK )) && "$PG_ARK" version 2>/dev/null | head -n 1)$( (( DO_ARK )) && echo '; ')$( (( DO_PGBR )) && "$PGBACKREST" version 2>/dev/null | head -n 1)$( (( DO_PGBR )) && echo '; ')$("$PG_BINDIR/postgres" --version); $(nproc) CPUs"
+printf '%-26s %10s %11s %10s\n' "tool/config" "backup s" "stored MiB" "restore s"
+for k in "${ORDER[@]}"; do
+    awk -v l="${LABEL[$k]}" -v b="${BEST_BACKUP[$k]}" -v s="${STORED[$k]}" -v r="${BEST_RESTORE[$k]}" \
+        'BEGIN { printf "%-26s %10.2f %11.1f %10.2f\n", l, b / 1e6, s / 1048576, r / 1e6 }'
+done
+if (( DO_ARK )) && (( ${#ORDER[@]} > 1 )); then
+    echo "pg_ark time / peer time (below 1: pg_ark faster)"
+    printf '%-26s %10s %10s\n' "peer" "backup" "restore"
+    for k in "${ORDER[@]}"; do
+        [[ $k == pg_ark ]] && continue
+        awk -v l="${LABEL[$k]}" -v ab="${BEST_BACKUP[pg_ark]}" -v ar="${BEST_RESTORE[pg_ark]}" \
+            -v b="${BEST_BACKUP[$k]}" -v r="${BEST_RESTORE[$k]}" \
+            'BEGIN { printf "%-26s %10.2f %10.2f\n", l, ab / b, ar / r }'
+    done
+fi
+echo "pg_basebackup's stored size includes the WAL it streamed; pg_ark's and pgBackRest's exclude their WAL archive."
+echo "plain \"restore\" = cp -a + sync -f; tar restore = zstd -d | tar -x + sync -f; every restore verified by starting it."
+if (( BUSY_RUNS > 0 )); then
+    echo "note: $BUSY_RUNS timed step(s) started on a busy machine (see stderr): compare ratios, not times"
+fi
+[[ -n $PROFILE_TEXT ]] && printf '%s' "$PROFILE_TEXT"
+(( KEEP_DB )) && echo "database kept in $DB_DIR (reuse it with --reuse --scale $SCALE; remove it with rm -rf)"
+echo "total runtime: $(( SECONDS - START_SECONDS )) s"
