@@ -39,13 +39,13 @@ constexpr size_t kChunkSize = 1 << 20;
 /* What the workers learn about one file while copying its parts. */
 struct FileState {
     const SourceEntry *source = nullptr;
-    std::vector<BackupPart> parts;     /* one slot per part, each written by one worker */
-    std::vector<char> stored;          /* per part: its object was committed */
+    std::vector<BackupPart> parts; /* one slot per part, each written by one worker */
+    std::vector<char> stored; /* per part: its object was committed */
     std::atomic<bool> vanished{false};
-    std::atomic<uint64_t> end{0};      /* scanned size, lowered by every early end of file */
+    std::atomic<uint64_t> end{0}; /* scanned size, lowered by every early end of file */
     std::atomic<size_t> parts_left{0};
     std::mutex bad_pages_mutex;
-    std::vector<uint32_t> bad_pages;   /* guarded by bad_pages_mutex */
+    std::vector<uint32_t> bad_pages; /* guarded by bad_pages_mutex */
 
     /* Bytes of the file the part covers, as scanned. */
     uint64_t PartLength(size_t index) const {
@@ -98,7 +98,8 @@ class ThreadGroup {
         try {
             threads_.emplace_back(std::move(function));
         } catch (const std::system_error &error) {
-            return Status(ErrorKind::internal, fmt::format("could not start a copy thread: {}", error.what()));
+            return Status(ErrorKind::internal,
+                          fmt::format("could not start a copy thread: {}", error.what()));
         }
         return Status::Ok();
     }
@@ -134,8 +135,12 @@ class Worker {
   public:
     Worker(Storage &storage, const RepoPath &backup_directory, const CopyOptions &options,
            CopyControl *control, FirstError *error)
-        : storage_(storage), backup_directory_(backup_directory), options_(options), control_(control),
-          error_(error), buffer_(new char[kChunkSize]) {}
+        : storage_(storage),
+          backup_directory_(backup_directory),
+          options_(options),
+          control_(control),
+          error_(error),
+          buffer_(new char[kChunkSize]) {}
 
     void Run(const std::vector<PartTask> &queue, std::atomic<size_t> *next) {
         for (size_t i = (*next)++; i < queue.size() && !error_->stopped(); i = (*next)++) {
@@ -153,7 +158,8 @@ class Worker {
     Status CopyPart(FileState &file, size_t index) {
         uint64_t length = file.PartLength(index);
         uint64_t copied = 0;
-        Status status = Stopping() || file.vanished ? Status::Ok() : Store(file, index, length, &copied);
+        Status status =
+            Stopping() || file.vanished ? Status::Ok() : Store(file, index, length, &copied);
         /* Progress covers the scanned bytes, so it ends at bytes_total whatever the file did. */
         control_->bytes_done += length - copied;
         if (status.ok() && --file.parts_left == 0) control_->files_done++;
@@ -166,7 +172,8 @@ class Worker {
         std::string full = options_.pgdata + "/" + source.path;
         UniqueFd fd(open(full.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd.valid()) {
-            if (errno != ENOENT) return ErrnoStatus(errno, fmt::format("could not open file \"{}\"", full));
+            if (errno != ENOENT)
+                return ErrnoStatus(errno, fmt::format("could not open file \"{}\"", full));
             file.vanished = true;
             return Status::Ok();
         }
@@ -184,9 +191,10 @@ class Worker {
             Result<size_t> got = ReadAt(fd.get(), buffer_.get(), want, position, full);
             if (!got.ok()) return got.status();
             if (position + want < end)
-                posix_fadvise(fd.get(), static_cast<off_t>(position + want),
-                              static_cast<off_t>(std::min<uint64_t>(kChunkSize, end - position - want)),
-                              POSIX_FADV_WILLNEED);
+                posix_fadvise(
+                    fd.get(), static_cast<off_t>(position + want),
+                    static_cast<off_t>(std::min<uint64_t>(kChunkSize, end - position - want)),
+                    POSIX_FADV_WILLNEED);
             size_t size = *got;
             if (verify) {
                 Result<size_t> checked = CheckPages(fd.get(), size, position, file, full);
@@ -215,7 +223,8 @@ class Worker {
      * Verifies the whole pages of the chunk in buffer_ (read from file offset `offset`); returns
      * how many bytes of it to keep, which is less when a page re-read found the file shorter.
      */
-    Result<size_t> CheckPages(int fd, size_t size, uint64_t offset, FileState &file, const std::string &full) {
+    Result<size_t> CheckPages(int fd, size_t size, uint64_t offset, FileState &file,
+                              const std::string &full) {
         const size_t page_size = PG_ARK_PAGE_SIZE;
         for (size_t at = 0; at + page_size <= size; at += page_size) {
             char *page = buffer_.get() + at;
@@ -240,7 +249,8 @@ class Worker {
 
     static Status InFile(const Status &status, const SourceEntry &source) {
         if (status.ok()) return status;
-        return Status(status.kind(), fmt::format("could not back up file \"{}\": {}", source.path, status.message()));
+        return Status(status.kind(), fmt::format("could not back up file \"{}\": {}", source.path,
+                                                 status.message()));
     }
 
     Storage &storage_;
@@ -254,22 +264,25 @@ class Worker {
 Status CheckOptions(const CopyOptions &options) {
     uint32_t block = options.block_size;
     if (block == 0 || (block & (block - 1)) != 0 || block > kChunkSize)
-        return Status(ErrorKind::invalid_argument,
-                      fmt::format("block size {} is not a power of two up to {}", block, kChunkSize));
+        return Status(
+            ErrorKind::invalid_argument,
+            fmt::format("block size {} is not a power of two up to {}", block, kChunkSize));
     if (options.part_size == 0 || options.part_size % block != 0)
         return Status(ErrorKind::invalid_argument,
                       fmt::format("part size {} is not a positive multiple of the block size {}",
                                   options.part_size, block));
     if (options.data_checksums && block != PG_ARK_PAGE_SIZE)
-        return Status(ErrorKind::invalid_argument,
-                      fmt::format("page checksums need a block size of {}, not {}", PG_ARK_PAGE_SIZE, block));
+        return Status(
+            ErrorKind::invalid_argument,
+            fmt::format("page checksums need a block size of {}, not {}", PG_ARK_PAGE_SIZE, block));
     if (options.workers < 1)
         return Status(ErrorKind::invalid_argument, fmt::format("{} copy workers", options.workers));
     return Status::Ok();
 }
 
 /* The entry for a copied file, or nothing if it vanished; removes objects it does not keep. */
-bool AssembleFile(Storage &storage, const RepoPath &backup_directory, FileState &file, BackupEntry *entry) {
+bool AssembleFile(Storage &storage, const RepoPath &backup_directory, FileState &file,
+                  BackupEntry *entry) {
     uint64_t size = file.end;
     for (size_t i = 0; i < file.parts.size(); i++) {
         const BackupPart &part = file.parts[i];
@@ -282,27 +295,33 @@ bool AssembleFile(Storage &storage, const RepoPath &backup_directory, FileState 
         /* A leftover object does no harm but takes space: warn rather than fail the backup. */
         Result<RepoPath> object = backup_directory.Join(PartObjectName(part.object));
         Status removed = object.ok() ? storage.Remove(*object) : object.status();
-        if (!removed.ok()) Log(LogLevel::warn, "could not remove unused part: {}", removed.message());
+        if (!removed.ok())
+            Log(LogLevel::warn, "could not remove unused part: {}", removed.message());
     }
     if (file.vanished) return false;
     entry->size = size;
     for (uint32_t block : file.bad_pages)
-        if (static_cast<uint64_t>(block) * PG_ARK_PAGE_SIZE < size) entry->bad_pages.push_back(block);
+        if (static_cast<uint64_t>(block) * PG_ARK_PAGE_SIZE < size)
+            entry->bad_pages.push_back(block);
     std::sort(entry->bad_pages.begin(), entry->bad_pages.end());
     if (!entry->bad_pages.empty())
-        Log(LogLevel::warn, "page checksum verification failed in file \"{}\": {} pages, first block {}",
+        Log(LogLevel::warn,
+            "page checksum verification failed in file \"{}\": {} pages, first block {}",
             entry->path, entry->bad_pages.size(), entry->bad_pages.front());
     return true;
 }
 
 }  // namespace
 
-Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoPath &backup_directory,
-                                                   const CopyOptions &options, CopyControl *control) {
+Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage,
+                                                   const RepoPath &backup_directory,
+                                                   const CopyOptions &options,
+                                                   CopyControl *control) {
     PG_ARK_RETURN_IF_ERROR(CheckOptions(options));
     CopyControl unobserved;
     if (control == nullptr) control = &unobserved;
-    Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(options.pgdata, options.segment_blocks);
+    Result<std::vector<SourceEntry>> scanned =
+        ScanDataDirectory(options.pgdata, options.segment_blocks);
     if (!scanned.ok()) return scanned.status();
     const std::vector<SourceEntry> &sources = *scanned;
 
@@ -319,7 +338,8 @@ Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoP
         FileState &file = files[next_file++];
         file.source = &source;
         file.end = source.size;
-        size_t count = source.size == 0 ? 1 : static_cast<size_t>((source.size - 1) / options.part_size + 1);
+        size_t count =
+            source.size == 0 ? 1 : static_cast<size_t>((source.size - 1) / options.part_size + 1);
         file.parts.resize(count);
         file.stored.assign(count, 0);
         file.parts_left = count;
@@ -342,7 +362,8 @@ Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoP
         std::vector<std::unique_ptr<Worker>> workers;
         ThreadGroup threads;
         for (int i = 0; i < options.workers; i++) {
-            workers.push_back(std::make_unique<Worker>(storage, backup_directory, options, control, &error));
+            workers.push_back(
+                std::make_unique<Worker>(storage, backup_directory, options, control, &error));
             Worker *worker = workers.back().get();
             Status started = threads.Start([worker, &queue, &next] { worker->Run(queue, &next); });
             if (!started.ok()) {

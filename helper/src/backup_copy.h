@@ -80,7 +80,8 @@ struct SourceEntry {
  * Lists what a base backup of pgdata holds, sorted by path. segment_blocks (RELSEG_SIZE) numbers
  * the first block of relation segment files.
  */
-Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata, uint32_t segment_blocks);
+Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata,
+                                                   uint32_t segment_blocks);
 
 /*
  * Copies everything ScanDataDirectory lists into <backup_directory>/data/, returning the

@@ -186,7 +186,8 @@ class Scanner {
             errno = 0;
         }
         if (errno != 0)
-            return ErrnoStatus(errno, fmt::format("could not read directory \"{}\"", Full(relative)));
+            return ErrnoStatus(errno,
+                               fmt::format("could not read directory \"{}\"", Full(relative)));
         return Status::Ok();
     }
 

@@ -80,32 +80,36 @@ std::map<std::string, SourceEntry> ByPath(const std::vector<SourceEntry> &entrie
 
 /* ---------------------------------------------------------------- scan */
 
-class ScanTest : public ::testing::Test {
-  protected:
-    ScanTest() : pgdata_(root_.Sub("pgdata")) { MakeDirs(pgdata_); }
-
-    std::vector<SourceEntry> Scan(uint32_t segment_blocks = 131072) {
-        Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(pgdata_, segment_blocks);
-        EXPECT_TRUE(scanned.ok()) << scanned.status().message();
-        return scanned.ok() ? *scanned : std::vector<SourceEntry>{};
-    }
-
-    TempDir root_{"pg_ark_scan"};
-    std::string pgdata_;
-};
-
-TEST_F(ScanTest, FollowsBaseBackupRules) {
+/*
+ * A fake data directory in root/pgdata with something for every rule of the scan (and a
+ * tablespace, a dangling tablespace link and other links around it); returns what the scan must
+ * list, as Describe() lines.
+ */
+std::vector<std::string> MakeFakeCluster(const TempDir &root) {
+    std::string pgdata = root.Sub("pgdata");
     const std::string version = PgArkTablespaceVersionDirectory;
-    ASSERT_EQ(version.rfind("PG_15_", 0), 0u) << version;
-
     /* Kept as they are. */
-    for (const char *path :
-         {"PG_VERSION", "postgresql.conf", "postgresql.auto.conf", "current_logfiles",
-          "global/pg_control", "global/pg_filenode.map", "global/1260", "global/1260_fsm",
-          "global/1260_vm", "base/1/PG_VERSION", "base/1/pg_filenode.map", "base/1/16384",
-          "base/1/16384.1", "base/1/16384_fsm", "base/1/16384_vm", "base/1/16390_init",
-          "base/1/16384_main", "pg_xact/0000", "pg_stat/pgstat.stat", "pg_logical/replorigin_checkpoint"})
-        Put(pgdata_, path);
+    for (const char *path : {"PG_VERSION",
+                             "postgresql.conf",
+                             "postgresql.auto.conf",
+                             "current_logfiles",
+                             "global/pg_control",
+                             "global/pg_filenode.map",
+                             "global/1260",
+                             "global/1260_fsm",
+                             "global/1260_vm",
+                             "base/1/PG_VERSION",
+                             "base/1/pg_filenode.map",
+                             "base/1/16384",
+                             "base/1/16384.1",
+                             "base/1/16384_fsm",
+                             "base/1/16384_vm",
+                             "base/1/16390_init",
+                             "base/1/16384_main",
+                             "pg_xact/0000",
+                             "pg_stat/pgstat.stat",
+                             "pg_logical/replorigin_checkpoint"})
+        Put(pgdata, path);
     /* Skipped files. */
     for (const char *path :
          {"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest",
@@ -121,28 +125,28 @@ TEST_F(ScanTest, FollowsBaseBackupRules) {
           "pg_wal/000000010000000000000001", "pg_wal/archive_status/000000010000000000000001.ready",
           "pg_stat_tmp/global.stat", "pg_replslot/slot/state", "pg_dynshmem/mmap.1",
           "pg_notify/0000", "pg_serial/0000", "pg_snapshots/00000003-1", "pg_subtrans/0000"})
-        Put(pgdata_, path);
+        Put(pgdata, path);
     /* A temporary-looking name outside a database directory is an ordinary file. */
-    Put(pgdata_, "global/t3_16400");
+    Put(pgdata, "global/t3_16400");
 
     /* A tablespace: only this server's version directory is copied, unlogged and temporary
      * relations skipped as in base/. */
-    std::string location = root_.Sub("ts1");
+    std::string location = root.Sub("ts1");
     Put(location, version + "/16384/16501");
     Put(location, version + "/16384/16502");
     Put(location, version + "/16384/16502_init");
     Put(location, version + "/16384/t5_16503");
     Put(location, "PG_14_202107181/16384/16501");
     Put(location, "stray_file");
-    Link(location, pgdata_ + "/pg_tblspc/16500");
+    Link(location, pgdata + "/pg_tblspc/16500");
     /* A tablespace whose location is gone keeps its link. */
-    Link(root_.Sub("missing"), pgdata_ + "/pg_tblspc/16600");
+    Link(root.Sub("missing"), pgdata + "/pg_tblspc/16600");
     /* A link that is not a tablespace is recorded, never followed. */
-    Put(root_.path(), "outside/secret.conf");
-    Link(root_.Sub("outside"), pgdata_ + "/conf.d");
-    Link("postgresql.conf", pgdata_ + "/linked.conf");
+    Put(root.path(), "outside/secret.conf");
+    Link(root.Sub("outside"), pgdata + "/conf.d");
+    Link("postgresql.conf", pgdata + "/linked.conf");
 
-    std::vector<std::string> expected = {
+    return {
         "PG_VERSION file",
         "base dir",
         "base/1 dir",
@@ -189,11 +193,30 @@ TEST_F(ScanTest, FollowsBaseBackupRules) {
         "postgresql.auto.conf file",
         "postgresql.conf file",
     };
+}
+
+class ScanTest : public ::testing::Test {
+  protected:
+    ScanTest() : pgdata_(root_.Sub("pgdata")) { MakeDirs(pgdata_); }
+
+    std::vector<SourceEntry> Scan(uint32_t segment_blocks = 131072) {
+        Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(pgdata_, segment_blocks);
+        EXPECT_TRUE(scanned.ok()) << scanned.status().message();
+        return scanned.ok() ? *scanned : std::vector<SourceEntry>{};
+    }
+
+    TempDir root_{"pg_ark_scan"};
+    std::string pgdata_;
+};
+
+TEST_F(ScanTest, FollowsBaseBackupRules) {
+    ASSERT_EQ(std::string(PgArkTablespaceVersionDirectory).rfind("PG_15_", 0), 0u);
+    std::vector<std::string> expected = MakeFakeCluster(root_);
     std::vector<SourceEntry> entries = Scan();
     EXPECT_EQ(Describe(entries), expected);
 
     auto by_path = ByPath(entries);
-    EXPECT_EQ(by_path["pg_tblspc/16500"].link_target, location);
+    EXPECT_EQ(by_path["pg_tblspc/16500"].link_target, root_.Sub("ts1"));
     EXPECT_EQ(by_path["pg_tblspc/16600"].link_target, root_.Sub("missing"));
     EXPECT_EQ(by_path["conf.d"].link_target, root_.Sub("outside"));
     EXPECT_EQ(by_path["linked.conf"].link_target, "postgresql.conf");
@@ -201,21 +224,27 @@ TEST_F(ScanTest, FollowsBaseBackupRules) {
 
 TEST_F(ScanTest, MarksRelationFiles) {
     const std::string version = PgArkTablespaceVersionDirectory;
-    for (const char *path : {"global/1260", "global/1260_vm", "global/pg_control", "base/1/16384",
-                             "base/1/16384.3", "base/1/16384_fsm.1", "base/1/16390_init",
-                             "base/1/PG_VERSION", "base/1/16384_main", "base/pgsql_tmp_no/1",
-                             "pg_xact/0000", "other/5"})
+    for (const char *path :
+         {"global/1260", "global/1260_vm", "global/pg_control", "base/1/16384", "base/1/16384.3",
+          "base/1/16384_fsm.1", "base/1/16390_init", "base/1/PG_VERSION", "base/1/16384_main",
+          "base/pgsql_tmp_no/1", "pg_xact/0000", "other/5"})
         Put(pgdata_, path);
     Put(root_.Sub("ts"), version + "/5/16501.2");
     Link(root_.Sub("ts"), pgdata_ + "/pg_tblspc/16500");
 
     std::map<std::string, std::pair<bool, uint32_t>> expected = {
-        {"global/1260", {true, 0}},         {"global/1260_vm", {true, 0}},
-        {"global/pg_control", {false, 0}},  {"base/1/16384", {true, 0}},
-        {"base/1/16384.3", {true, 300}},    {"base/1/16384_fsm.1", {true, 100}},
-        {"base/1/16390_init", {true, 0}},   {"base/1/PG_VERSION", {false, 0}},
-        {"base/1/16384_main", {false, 0}},  {"pg_xact/0000", {false, 0}},
-        {"other/5", {false, 0}},            {"pg_tblspc/16500/" + version + "/5/16501.2", {true, 200}},
+        {"global/1260", {true, 0}},
+        {"global/1260_vm", {true, 0}},
+        {"global/pg_control", {false, 0}},
+        {"base/1/16384", {true, 0}},
+        {"base/1/16384.3", {true, 300}},
+        {"base/1/16384_fsm.1", {true, 100}},
+        {"base/1/16390_init", {true, 0}},
+        {"base/1/PG_VERSION", {false, 0}},
+        {"base/1/16384_main", {false, 0}},
+        {"pg_xact/0000", {false, 0}},
+        {"other/5", {false, 0}},
+        {"pg_tblspc/16500/" + version + "/5/16501.2", {true, 200}},
     };
     auto by_path = ByPath(Scan(100));
     for (const auto &[path, flags] : expected) {
@@ -253,8 +282,8 @@ TEST_F(ScanTest, PgWalLinkIsAnEmptyDirectory) {
     Link(root_.Sub("stat_tmp"), pgdata_ + "/pg_stat_tmp");
 
     std::vector<SourceEntry> entries = Scan();
-    EXPECT_EQ(Describe(entries),
-              (std::vector<std::string>{"pg_stat_tmp dir", "pg_wal dir", "pg_wal/archive_status dir"}));
+    EXPECT_EQ(Describe(entries), (std::vector<std::string>{"pg_stat_tmp dir", "pg_wal dir",
+                                                           "pg_wal/archive_status dir"}));
     auto by_path = ByPath(entries);
     EXPECT_EQ(by_path["pg_wal"].mode, 0750u) << "the mode of the link's target";
     EXPECT_EQ(by_path["pg_wal/archive_status"].mode, 0750u);
@@ -413,6 +442,24 @@ class CopyTest : public ::testing::Test {
         return data;
     }
 
+    /* The entries make a manifest that ParseManifest accepts: tiling, places, links, totals. */
+    void ExpectValidManifest(const std::vector<BackupEntry> &entries) {
+        Manifest manifest;
+        manifest.backup.id = "20260101-000000F";
+        manifest.backup.cluster = "main";
+        manifest.entries = entries;
+        for (const BackupEntry &entry : entries) {
+            if (entry.kind != EntryKind::file) continue;
+            manifest.backup.file_count++;
+            manifest.backup.original_bytes += entry.size;
+            manifest.backup.bad_page_count += entry.bad_pages.size();
+            for (const BackupPart &part : entry.parts)
+                manifest.backup.stored_bytes += part.stored_size;
+        }
+        Result<Manifest> parsed = ParseManifest(SerializeManifest(manifest), "test manifest");
+        EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+    }
+
     /* Object names in the backup's data directory. */
     std::set<std::string> StoredObjects() {
         Result<std::vector<std::string>> names = storage_.List(*backup_.Join("data"));
@@ -425,7 +472,8 @@ class CopyTest : public ::testing::Test {
         for (const BackupEntry &entry : entries)
             for (const BackupPart &part : entry.parts) {
                 std::string name = PartObjectName(part.object);
-                EXPECT_TRUE(names.insert(name.substr(name.rfind('/') + 1)).second) << "object reused";
+                EXPECT_TRUE(names.insert(name.substr(name.rfind('/') + 1)).second)
+                    << "object reused";
             }
         return names;
     }
@@ -449,38 +497,42 @@ TEST_F(CopyTest, RoundTripsEveryFile) {
         {"PG_VERSION", "15\n"},
         {"empty", ""},
         {"global/pg_control", Content(8192, 1)},
-        {"base/1/16384", Content(4 * kPage, 2)},              /* exactly one part */
-        {"base/1/16385", Content(4 * kPage + 1, 3)},          /* one byte into a second part */
-        {"base/1/16386", Content(13 * kPage + 777, 4)},       /* four parts, the last short */
+        {"base/1/16384", Content(4 * kPage, 2)}, /* exactly one part */
+        {"base/1/16385", Content(4 * kPage + 1, 3)}, /* one byte into a second part */
+        {"base/1/16386", Content(13 * kPage + 777, 4)}, /* four parts, the last short */
         {"base/1/16387_fsm", Content(3 * kPage, 5)},
         {"pg_xact/0000", Content(100000, 6)},
     };
     for (const auto &[path, data] : files) Put(pgdata_, path, data);
     Link("/somewhere/else", pgdata_ + "/linked");
 
-    for (Compression compression : {Compression{CompressType::zstd, 1}, Compression{CompressType::none, 1}}) {
+    for (Compression compression :
+         {Compression{CompressType::zstd, 1}, Compression{CompressType::none, 1}}) {
         options_.compression = compression;
-        backup_ = MustPath(compression.type == CompressType::zstd ? "main/backup/z" : "main/backup/n");
+        backup_ =
+            MustPath(compression.type == CompressType::zstd ? "main/backup/z" : "main/backup/n");
         control_.files_done = 0;
         control_.bytes_done = 0;
         std::vector<BackupEntry> entries = MustCopy();
-        EXPECT_EQ(Describe(entries), (std::vector<std::string>{
-                                         "PG_VERSION file", "base dir", "base/1 dir",
-                                         "base/1/16384 file", "base/1/16385 file", "base/1/16386 file",
-                                         "base/1/16387_fsm file", "empty file", "global dir",
-                                         "global/pg_control file", "linked link", "pg_xact dir",
-                                         "pg_xact/0000 file"}));
+        EXPECT_EQ(Describe(entries),
+                  (std::vector<std::string>{"PG_VERSION file", "base dir", "base/1 dir",
+                                            "base/1/16384 file", "base/1/16385 file",
+                                            "base/1/16386 file", "base/1/16387_fsm file",
+                                            "empty file", "global dir", "global/pg_control file",
+                                            "linked link", "pg_xact dir", "pg_xact/0000 file"}));
         auto by_path = ByPath(entries);
         for (const auto &[path, data] : files) {
             const BackupEntry &entry = by_path[path];
             EXPECT_EQ(entry.size, data.size()) << path;
             EXPECT_TRUE(Restore(entry) == data) << path << " differs after the round trip";
             EXPECT_TRUE(entry.bad_pages.empty());
-            size_t expected_parts = data.empty() ? 1 : (data.size() + options_.part_size - 1) / options_.part_size;
+            size_t expected_parts =
+                data.empty() ? 1 : (data.size() + options_.part_size - 1) / options_.part_size;
             EXPECT_EQ(entry.parts.size(), expected_parts) << path;
             for (size_t i = 0; i + 1 < entry.parts.size(); i++)
                 EXPECT_EQ(entry.parts[i].size, options_.part_size) << path;
         }
+        ExpectValidManifest(entries);
         EXPECT_EQ(by_path["empty"].parts[0].size, 0u);
         EXPECT_EQ(by_path["linked"].link_target, "/somewhere/else");
         EXPECT_TRUE(by_path["linked"].parts.empty());
@@ -494,8 +546,17 @@ TEST_F(CopyTest, RoundTripsEveryFile) {
         EXPECT_EQ(control_.bytes_total, total);
         EXPECT_EQ(control_.bytes_done, total);
         if (compression.type == CompressType::zstd)
-            EXPECT_LT(by_path["base/1/16386"].parts[0].stored_size, by_path["base/1/16386"].parts[0].size * 3 / 4);
+            EXPECT_LT(by_path["base/1/16386"].parts[0].stored_size,
+                      by_path["base/1/16386"].parts[0].size * 3 / 4);
     }
+}
+
+TEST_F(CopyTest, CopiesWhatTheScanLists) {
+    std::vector<std::string> expected = MakeFakeCluster(root_);
+    std::vector<BackupEntry> entries = MustCopy();
+    EXPECT_EQ(Describe(entries), expected);
+    ExpectValidManifest(entries);
+    EXPECT_EQ(StoredObjects(), ReferencedObjects(entries));
 }
 
 TEST_F(CopyTest, ObjectNumbersFollowPathOrder) {
@@ -554,6 +615,7 @@ TEST_F(CopyTest, FileThatShrinksIsCopiedAsFarAsItGoes) {
     EXPECT_EQ(entries[0].size, new_size);
     EXPECT_EQ(entries[0].parts.size(), 2u);
     EXPECT_TRUE(Restore(entries[0]) == data.substr(0, new_size));
+    ExpectValidManifest(entries);
     EXPECT_EQ(StoredObjects(), ReferencedObjects(entries));
     EXPECT_EQ(control_.bytes_done, control_.bytes_total);
 }
@@ -571,6 +633,7 @@ TEST_F(CopyTest, FileThatShrinksToNothingKeepsOneEmptyPart) {
     ASSERT_EQ(entries[0].parts.size(), 1u);
     EXPECT_EQ(entries[0].parts[0].size, 0u);
     EXPECT_EQ(Restore(entries[0]), "");
+    ExpectValidManifest(entries);
     EXPECT_EQ(StoredObjects(), ReferencedObjects(entries));
 }
 
@@ -595,14 +658,14 @@ TEST_F(CopyTest, ReportsPagesWithBadChecksums) {
     std::string relation = ValidPage(0, 0x100, 1);
     std::string corrupt = ValidPage(1, 0x100, 2);
     corrupt[5000] ^= 0x20;
-    relation += corrupt;                                 /* block 1: reported */
-    relation += std::string(kPage, '\0');                /* block 2: new page, no checksum yet */
+    relation += corrupt; /* block 1: reported */
+    relation += std::string(kPage, '\0'); /* block 2: new page, no checksum yet */
     std::string recent = ValidPage(3, kStartLsn, 3);
     recent[6000] ^= 0x01;
-    relation += recent;                                  /* block 3: rewritten by replay */
-    relation += ValidPage(4, kStartLsn - 1, 4);          /* block 4 */
-    std::string misnumbered = ValidPage(0, 0x200, 5);    /* checksum of another block: */
-    relation += misnumbered;                             /* block 5: reported */
+    relation += recent; /* block 3: rewritten by replay */
+    relation += ValidPage(4, kStartLsn - 1, 4); /* block 4 */
+    std::string misnumbered = ValidPage(0, 0x200, 5); /* checksum of another block: */
+    relation += misnumbered; /* block 5: reported */
     Put(pgdata_, "base/1/16384", relation);
 
     /* Segment 1 starts at block 4 (segment_blocks): checksums mix in the block in the fork. */
@@ -612,7 +675,9 @@ TEST_F(CopyTest, ReportsPagesWithBadChecksums) {
     Put(pgdata_, "base/1/pg_filenode.map", Content(kPage, 9));
     Put(pgdata_, "global/pg_control", Content(kPage, 10));
 
-    auto by_path = ByPath(MustCopy());
+    std::vector<BackupEntry> entries = MustCopy();
+    ExpectValidManifest(entries);
+    auto by_path = ByPath(entries);
     EXPECT_EQ(by_path["base/1/16384"].bad_pages, (std::vector<uint32_t>{1, 5}));
     EXPECT_EQ(by_path["base/1/16384.1"].bad_pages, (std::vector<uint32_t>{1}))
         << "block numbers are within the file";

@@ -50,7 +50,8 @@ TEST(PageChecksumTest, DependsOnContentAndBlock) {
     EXPECT_NE(PgArkPageChecksum(&page[0], 7), checksum);
     /* Never 0: the server reserves it for "no checksum". */
     std::string zero(PG_ARK_PAGE_SIZE, '\0');
-    for (uint32_t block = 0; block < 1000; block++) EXPECT_NE(PgArkPageChecksum(&zero[0], block), 0);
+    for (uint32_t block = 0; block < 1000; block++)
+        EXPECT_NE(PgArkPageChecksum(&zero[0], block), 0);
 }
 
 TEST(PageChecksumTest, ReadsLsnFromHeader) {

@@ -17,9 +17,9 @@ TEST(RelationFileTest, ParsesForksAndSegments) {
         RelationFork fork;
         uint64_t segment;
     } cases[] = {
-        {"1", 1, RelationFork::main, 0},          {"16384", 5, RelationFork::main, 0},
-        {"16384.1", 5, RelationFork::main, 1},    {"16384_fsm", 5, RelationFork::fsm, 0},
-        {"16384_vm.12", 5, RelationFork::vm, 12}, {"16384_init", 5, RelationFork::init, 0},
+        {"1", 1, RelationFork::main, 0},           {"16384", 5, RelationFork::main, 0},
+        {"16384.1", 5, RelationFork::main, 1},     {"16384_fsm", 5, RelationFork::fsm, 0},
+        {"16384_vm.12", 5, RelationFork::vm, 12},  {"16384_init", 5, RelationFork::init, 0},
         {"4294967295", 10, RelationFork::main, 0}, {"0001.0", 4, RelationFork::main, 0},
     };
     for (const Case &c : cases) {
@@ -45,8 +45,8 @@ TEST(RelationFileTest, RejectsOtherNames) {
 }
 
 TEST(RelationFileTest, TemporaryRelations) {
-    for (const char *name : {"t3_16384", "t12_16384.2", "t3_16384_fsm", "t3_16384_init.1",
-                             "t1_123456789012345"})
+    for (const char *name :
+         {"t3_16384", "t12_16384.2", "t3_16384_fsm", "t3_16384_init.1", "t1_123456789012345"})
         EXPECT_TRUE(IsTemporaryRelationFileName(name)) << name;
     for (const char *name : {"t", "t3", "t3_", "t_16384", "tx_16384", "t3_16384_main", "t3_16384.",
                              "16384", "t3-16384", "pgsql_tmp123"})
