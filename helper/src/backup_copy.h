@@ -85,9 +85,13 @@ Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata,
 
 /*
  * Copies everything ScanDataDirectory lists into <backup_directory>/data/, returning the
- * manifest entries (sorted by path) with parts and bad pages filled in. ErrorKind::conflict
- * ("cancelled") if control->cancelled was set. On error the parts written so far are left for
- * the caller to remove.
+ * manifest entries (sorted by path) with parts and bad pages filled in. Files are cut into parts
+ * of options.part_size bytes (a multiple of block_size, so pages never straddle parts; an empty
+ * file has one empty part), numbered from 1 in path order and copied by options.workers threads,
+ * largest part first. control (may be null) counts progress as it goes. ErrorKind::conflict
+ * ("backup cancelled") if control->cancelled was set; otherwise the first error stops every
+ * worker and is returned, naming the file. On error the parts written so far are left for the
+ * caller to remove; on success only the parts the entries name are left.
  */
 Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoPath &backup_directory,
                                                    const CopyOptions &options, CopyControl *control);
