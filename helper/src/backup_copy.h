@@ -3,23 +3,32 @@
  *     The backup engine's copy phase: scan a data directory (and its tablespaces), skip what a
  *     base backup skips, and store every file as parts in parallel, validating page checksums.
  *
- * What is skipped follows PostgreSQL 15's base backup (src/backend/backup/basebackup.c and the
- * "Backing Up the Data Directory" docs): pg_wal's contents (the directory and archive_status are
- * kept), postmaster.pid and postmaster.opts, pg_internal.init, backup_label and tablespace_map
- * (the backup writes its own), postgresql.auto.conf.tmp, current_logfiles.tmp, the contents of
- * pg_dynshmem, pg_notify, pg_replslot, pg_serial, pg_snapshots, pg_stat_tmp and pg_subtrans,
- * temporary files and directories (pgsql_tmp*), temporary relations (t<n>_...), and every fork
- * of an unlogged relation except its init fork. In a tablespace only the directory of this
- * PostgreSQL version (PG_15_...) is copied.
+ * What is skipped follows PostgreSQL 15's base backup (src/backend/replication/basebackup.c,
+ * sendDir, and the "Backing Up the Data Directory" docs): pg_wal's contents (pg_wal is kept as
+ * an empty directory, even when it is a link, with an empty archive_status), postmaster.pid and
+ * postmaster.opts, pg_internal.init*, backup_label, tablespace_map and backup_manifest (they
+ * describe another backup; ours writes its own), postgresql.auto.conf.tmp, current_logfiles.tmp,
+ * the contents of pg_dynshmem, pg_notify, pg_replslot, pg_serial, pg_snapshots, pg_stat_tmp and
+ * pg_subtrans (kept as empty directories), temporary files and directories (pgsql_tmp*), and,
+ * in a database directory, temporary relations (t<n>_<relfilenode>...) and every fork of an
+ * unlogged relation (one with a <relfilenode>_init file) except that init fork. As in the
+ * server, the file and directory names are matched at any depth. In a tablespace only the
+ * directory of this server (PG_15_<catalog version>) is copied; a tablespace located inside the
+ * data directory is not copied twice. One difference: the server skips (with a warning) a link
+ * that is not a tablespace; the scan records it as a link, never following it.
  *
  * Files that change during the copy are handled as a base backup handles them: one that vanishes
  * is left out, one that grows is copied up to the size seen when it was scanned, one that shrinks
- * is copied as far as it goes; WAL replay from the backup's start fixes all of them.
+ * is copied as far as it goes and recorded with that size (the server pads it with zeros to the
+ * scanned size instead); WAL replay from the backup's start fixes all of them.
  *
- * Page checksums (when the cluster has them) are checked on relation files. A failing page is
- * read again (it may have been torn by a concurrent write); a page whose LSN is at or after the
- * backup's start LSN is skipped, since replay rewrites it. A page that still fails is stored as
- * read and reported in its entry's bad_pages.
+ * Page checksums (when the cluster has them) are checked on relation files (the names in
+ * relation_file.h, in global/ and database directories: what the server checks, less the files
+ * it exempts). A page whose LSN is at or after the backup's start LSN is skipped, since replay
+ * rewrites it, and so is an all-zero (new) page; the server skips any page with pd_upper 0, but
+ * only an all-zero one is valid for its reads. A failing page is read again (it may have been
+ * torn by a concurrent write) and checked again; a page that still fails is stored as read and
+ * reported in its entry's bad_pages, as a block number within the file.
  */
 #ifndef PG_ARK_HELPER_BACKUP_COPY_H
 #define PG_ARK_HELPER_BACKUP_COPY_H
@@ -67,14 +76,22 @@ struct SourceEntry {
     uint32_t first_block = 0; /* relation files: block number of the file's first page */
 };
 
-/* Lists what a base backup of pgdata holds, sorted by path. */
-Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata);
+/*
+ * Lists what a base backup of pgdata holds, sorted by path. segment_blocks (RELSEG_SIZE) numbers
+ * the first block of relation segment files.
+ */
+Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata,
+                                                   uint32_t segment_blocks);
 
 /*
  * Copies everything ScanDataDirectory lists into <backup_directory>/data/, returning the
- * manifest entries (sorted by path) with parts and bad pages filled in. ErrorKind::conflict
- * ("cancelled") if control->cancelled was set. On error the parts written so far are left for
- * the caller to remove.
+ * manifest entries (sorted by path) with parts and bad pages filled in. Files are cut into parts
+ * of options.part_size bytes (a multiple of block_size, so pages never straddle parts; an empty
+ * file has one empty part), numbered from 1 in path order and copied by options.workers threads,
+ * largest part first. control (may be null) counts progress as it goes. ErrorKind::conflict
+ * ("backup cancelled") if control->cancelled was set; otherwise the first error stops every
+ * worker and is returned, naming the file. On error the parts written so far are left for the
+ * caller to remove; on success only the parts the entries name are left.
  */
 Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoPath &backup_directory,
                                                    const CopyOptions &options, CopyControl *control);
