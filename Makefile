@@ -14,15 +14,16 @@ DATA = extension/pg_ark--0.1.sql
 PGFILEDESC = "pg_ark - backup and recovery for PostgreSQL"
 
 # The extension is C++ without exceptions: no C++ exception can cross PostgreSQL's frames.
+# -Wno-register: PostgreSQL 15's spinlock headers still use `register`, which C++17 dropped.
 PG_CPPFLAGS = -I$(srcdir)/common -I$(srcdir)/extension
-PG_CXXFLAGS = -std=c++17 -fno-exceptions -fno-rtti
+PG_CXXFLAGS = -std=c++17 -fno-exceptions -fno-rtti -Wno-register
 SHLIB_LINK += -lstdc++
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-override BITCODE_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti
+override BITCODE_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti -Wno-register
 
 BUILD_DIR ?= build
 CMAKE_BUILD_TYPE ?= RelWithDebInfo

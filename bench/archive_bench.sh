@@ -35,6 +35,7 @@
 #
 set -euo pipefail
 
+# shellcheck disable=SC2034 # used by lib.sh
 BENCH_NAME=archive_bench
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

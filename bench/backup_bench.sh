@@ -45,7 +45,8 @@
 #   --tools LIST   comma-separated subset of pg_ark,pgbackrest,pg_basebackup (default all)
 #   --workdir DIR  parent of the scratch directory (default /var/tmp); needs about 4x the
 #                  database's size free
-#   --port N       the source cluster's port (default 55432); restored copies use N+1
+#   --port N       the source cluster's port (default 55432); restored copies use N+1 (Unix
+#                  sockets in a private directory only, no TCP)
 #   --keep         keep the generated database in DIR/backup_bench.db-sSCALE for --reuse
 #   --reuse        use the database kept there by --keep (generated if missing; kept again)
 #   --profile      after the timed rounds, one more pg_ark backup and restore under
@@ -61,7 +62,8 @@
 #
 set -euo pipefail
 
-BENCH_NAME=backup_bench # shellcheck disable=SC2034
+# shellcheck disable=SC2034 # used by lib.sh
+BENCH_NAME=backup_bench
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -77,7 +79,7 @@ CLUSTER=bench
 STANZA=bench
 START_SECONDS=$SECONDS
 
-usage() { sed -n '/^# Usage:/,/^#   --profile/{s/^# \{0,1\}//;p}' "$0"; sed -n '/^#                  `perf/,/^#$/{s/^# \{0,1\}//;p}' "$0"; }
+usage() { sed -n '/^# Usage:/,/^# Runs as root/{/^# Runs as root/d;s/^# \{0,1\}//;p}' "$0"; }
 
 while (( $# > 0 )); do
     case $1 in
@@ -100,7 +102,7 @@ done
 [[ $SCALE =~ ^[1-9][0-9]*$ ]] || die "--scale must be a positive integer, not \"$SCALE\""
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, not \"$RUNS\""
 [[ $PGPORT_BENCH =~ ^[1-9][0-9]*$ ]] && (( PGPORT_BENCH < 65535 && PGPORT_BENCH != 5432 )) ||
-    die "--port must be a free port other than 5432, not \"$PGPORT_BENCH\""
+    die "--port must be a port number other than 5432, not \"$PGPORT_BENCH\""
 VERIFY_PORT=$(( PGPORT_BENCH + 1 ))
 DO_ARK=0; DO_PGBR=0; DO_PGBB=0
 IFS=, read -r -a tool_list <<<"$TOOLS"
@@ -121,16 +123,10 @@ need_common
 (( PROFILE )) && { command -v perf >/dev/null || die "--profile needs perf (linux-perf)"; }
 [[ -d $WORKDIR ]] || die "--workdir \"$WORKDIR\" is not a directory"
 WORKDIR=$(cd "$WORKDIR" && pwd)
-for p in "$PGPORT_BENCH" "$VERIFY_PORT"; do
-    if ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || ls /tmp/.s.PGSQL."$p" >/dev/null 2>&1; then
-        die "port $p is in use (choose another with --port)"
-    fi
-done
 
 # A pgbench database takes about 15.3 MiB per scale unit; the database (with its WAL), one
 # backup and one restored copy exist at a time.
 DB_MIB=$(( SCALE * 16 + 64 ))
-DB_DIR=$RUN_DIR_PLACEHOLDER
 KEPT_DB_DIR=$WORKDIR/backup_bench.db-s$SCALE
 if (( REUSE_DB )) && [[ -f $KEPT_DB_DIR/complete ]]; then
     need_space "$WORKDIR" $(( DB_MIB * 2 + 4096 ))
@@ -431,10 +427,13 @@ run_basebackup() {
         timed "$RUN_DIR/$key-$run.restore.log" as_pg sh -c 'cp -a "$1"/. "$2"/ && sync -f "$2"' \
             sh "$BB_DIR" "$RESTORE_DIR"
     else
-        [[ -f $BB_DIR/base.tar.zst && -f $BB_DIR/pg_wal.tar.zst ]] || die "pg_basebackup -Ft: unexpected files in $BB_DIR"
+        # PostgreSQL 15 compresses the WAL's tar only with gzip: with zstd it is pg_wal.tar.
+        [[ -f $BB_DIR/base.tar.zst && ( -f $BB_DIR/pg_wal.tar || -f $BB_DIR/pg_wal.tar.zst ) ]] ||
+            die "pg_basebackup -Ft: unexpected files in $BB_DIR: $(ls "$BB_DIR")"
         timed "$RUN_DIR/$key-$run.restore.log" as_pg sh -c \
-            'zstd -dcq "$1/base.tar.zst" | tar -xf - -C "$2" &&
-             mkdir -p "$2/pg_wal" && zstd -dcq "$1/pg_wal.tar.zst" | tar -xf - -C "$2/pg_wal" &&
+            'zstd -dcq "$1/base.tar.zst" | tar -xf - -C "$2" && mkdir -p "$2/pg_wal" &&
+             if [ -f "$1/pg_wal.tar.zst" ]; then zstd -dcq "$1/pg_wal.tar.zst" | tar -xf - -C "$2/pg_wal";
+             else tar -xf "$1/pg_wal.tar" -C "$2/pg_wal"; fi &&
              sync -f "$2"' sh "$BB_DIR" "$RESTORE_DIR"
     fi
     restore_us=$ELAPSED_US

@@ -149,7 +149,8 @@ DecodeResult DecodeCatalogQuery(const uint8_t *payload, size_t length, CatalogQu
     if (!reader.GetString(out->cluster, kMaxClusterName) ||
         !reader.GetString(out->backup_id, kMaxBackupId))
         return DecodeResult::truncated;
-    if (!IsValidClusterName(out->cluster) || !IsValidOptionalBackupId(out->backup_id))
+    if (!IsValidClusterName(out->cluster) ||
+        !(IsValidOptionalBackupId(out->backup_id) || strcmp(out->backup_id, "running") == 0))
         return DecodeResult::bad_field;
     return Finish(reader);
 }

@@ -5,6 +5,9 @@
 # PostgreSQL refuses to run as root, so pg_regress and TAP run as the postgres OS user on a
 # copy of the tests in a directory that user owns. As root we also give the TAP tests a small
 # tmpfs so they can fill the repository's filesystem (PG_ARK_TEST_SMALLFS).
+#
+# While developing: PG_ARK_TAP="t/007_backup_restore.pl" runs only those TAP files, and
+# PG_ARK_ONLY=tap skips the unit and SQL tests.
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +18,9 @@ pgxs_dir=$(dirname "$(pg_config --pgxs)")/..
 pg_regress="$pgxs_dir/test/regress/pg_regress"
 failures=()
 
+only=${PG_ARK_ONLY:-all}
 echo "=== unit tests (GoogleTest) ==="
-if ! (cd "$build_dir" && ctest --output-on-failure -j2); then failures+=(unit); fi
+if [ "$only" = all ] && ! (cd "$build_dir" && ctest --output-on-failure -j2); then failures+=(unit); fi
 
 work=$(mktemp -d /tmp/pg_ark_tests.XXXXXX)
 smallfs=""
@@ -55,7 +59,7 @@ env_vars=(
 
 echo "=== SQL tests (pg_regress) ==="
 regress_tests=$(cd "$work/sql" && ls *.sql | sed 's/\.sql$//' | sort)
-if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
+if [ "$only" = all ] && ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
       --bindir="$pg_bindir" --temp-instance="$work/regress_instance" --temp-config="$work/regress.conf" \
       --inputdir="$work" --outputdir="$work" $regress_tests); then
   cat "$work/regression.diffs" 2>/dev/null || true
@@ -63,7 +67,7 @@ if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
 fi
 
 echo "=== whole-flow tests (TAP) ==="
-if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} t/*.pl); then
+if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} ${PG_ARK_TAP:-t/*.pl}); then
   for log in "$work"/tmp_check/log/regress_log_*; do
     [ -f "$log" ] && { echo "--- $log (tail)"; tail -n 40 "$log"; }
   done

@@ -245,11 +245,27 @@ Status BackupService::CheckGoing(BackupJob &job, int client_fd) {
     if (PeerGone(client_fd)) job.Cancel("the database session running the backup went away");
     std::string reason = job.CancelReason();
     if (!reason.empty()) return Status(ErrorKind::conflict, fmt::format("backup cancelled: {}", reason));
+    std::lock_guard<std::mutex> guard(job.mutex);
+    if (job.finished) return Status(ErrorKind::conflict, "the backup has already ended");
     return Status::Ok();
 }
 
+/* A step that fails ends the backup at once, before the client hears of it. */
 Status BackupService::Copy(BackupJob &job, const wire::BackupCopyRequest &request, int client_fd,
                            std::string *warnings) {
+    Status status = CopyFiles(job, request, client_fd, warnings);
+    if (!status.ok()) Fail(job, status.message());
+    return status;
+}
+
+Status BackupService::Stop(BackupJob &job, const wire::BackupStopRequest &request, int client_fd) {
+    Status status = Commit(job, request, client_fd);
+    if (!status.ok()) Fail(job, status.message());
+    return status;
+}
+
+Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &request, int client_fd,
+                                std::string *warnings) {
     PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
     if (!job.entries.empty() || job.metadata.start_lsn != 0)
         return Status(ErrorKind::protocol, "backup_copy sent twice");
@@ -341,7 +357,7 @@ Status BackupService::WaitForWal(BackupJob &job, int client_fd) {
     return Status::Ok();
 }
 
-Status BackupService::Stop(BackupJob &job, const wire::BackupStopRequest &request, int client_fd) {
+Status BackupService::Commit(BackupJob &job, const wire::BackupStopRequest &request, int client_fd) {
     PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
     if (job.metadata.start_lsn == 0) return Status(ErrorKind::protocol, "backup_stop before backup_copy");
     if (request.stop_lsn < job.metadata.start_lsn)
@@ -416,11 +432,13 @@ Status BackupService::Stop(BackupJob &job, const wire::BackupStopRequest &reques
     return Status::Ok();
 }
 
-void BackupService::Fail(BackupJob &job, const std::string &reason) {
+void BackupService::Fail(BackupJob &job, const std::string &why) {
+    std::string reason;
     {
         std::lock_guard<std::mutex> guard(job.mutex);
         if (job.finished) return;
         job.finished = true;
+        reason = job.cancel_reason.empty() ? why : job.cancel_reason; /* the cause, not its echo */
     }
     job.control.cancelled = true;
     Catalog catalog(repository_, job.cluster);

@@ -55,7 +55,10 @@ class BackupService {
 
   private:
     std::shared_ptr<BackupJob> Running(const std::string &cluster);
-    void Fail(BackupJob &job, const std::string &reason);
+    void Fail(BackupJob &job, const std::string &why);
+    Status CopyFiles(BackupJob &job, const wire::BackupCopyRequest &request, int client_fd,
+                     std::string *warnings);
+    Status Commit(BackupJob &job, const wire::BackupStopRequest &request, int client_fd);
     Status CleanAbandoned(Catalog &catalog);
     Status WaitForWal(BackupJob &job, int client_fd);
     Status CheckGoing(BackupJob &job, int client_fd);

@@ -31,25 +31,30 @@ $node->safe_psql('postgres', q(
 sub start_backup_session
 {
 	my ($label) = @_;
-	my $in = "SELECT backup_id FROM backup_start_full('$label');\nSELECT pg_backup_stop(false);\n";
+	# A file, not a scalar: IPC::Run feeds a scalar only while the caller pumps.
+	my $script = PostgreSQL::Test::Utils::tempdir('session') . '/backup.sql';
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"SELECT backup_id FROM backup_start_full('$label');\nSELECT pg_backup_stop(false);\n");
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
-		'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(PgArkTest::timeout()));
+		'<', $script, '>', \$out, '2>', \$err, IPC::Run::timeout(PgArkTest::timeout()));
 	return { h => $h, out => \$out, err => \$err };
 }
 
 # Waits until the running backup is held in its copy phase; returns its id.
 sub wait_for_copy_phase
 {
+	my ($session) = @_;
 	my $id;
 	PgArkTest::poll_until(
 		sub {
 			$id = $node->safe_psql('postgres',
 				"SELECT backup_id FROM backup_progress() WHERE phase = 'copying'");
-			return $id ne '';
+			return $id ne '' || !$session->{h}->pumpable;
 		},
 		'a backup is copying');
+	BAIL_OUT("no backup is copying; the session said: ${ $session->{err} }") if $id eq '';
 	return $id;
 }
 
@@ -76,7 +81,7 @@ sub backup_backends
 # 1. backup_cancel() from another session.
 {
 	my $session = start_backup_session('to cancel');
-	my $id = wait_for_copy_phase();
+	my $id = wait_for_copy_phase($session);
 	is($node->safe_psql('postgres', "SELECT backup_cancel('$id')"), 't', 'backup_cancel returns true');
 	eval { $session->{h}->finish };
 	like(${ $session->{err} }, qr/cancel/, 'the backing-up session gets an error saying it was cancelled');
@@ -91,7 +96,7 @@ sub backup_backends
 # 2. The client is killed mid-backup: its backend notices, ends backup mode and exits.
 {
 	my $session = start_backup_session('client killed');
-	my $id = wait_for_copy_phase();
+	my $id = wait_for_copy_phase($session);
 	$session->{h}->signal('KILL');
 	eval { $session->{h}->finish };
 	PgArkTest::poll_until(sub { backup_backends() eq '0' }, 'the backend of the killed client exits');
@@ -104,7 +109,7 @@ sub backup_backends
 my $killed_id;
 {
 	my $session = start_backup_session('helper killed');
-	$killed_id = wait_for_copy_phase();
+	$killed_id = wait_for_copy_phase($session);
 	$ark->kill9;
 	eval { $session->{h}->finish };
 	like(${ $session->{err} }, qr/pg_ark helper/, 'the session gets an error naming the helper');
