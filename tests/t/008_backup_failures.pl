@@ -123,22 +123,28 @@ my $killed_id;
 
 # 4. WAL that is never archived: the backup fails after archive-timeout, naming the segment.
 {
+	# A restart, not a reload: a restarted archiver may start before the postmaster has re-read
+	# the file and keep the old archive_library.
 	$node->append_conf('postgresql.conf', "archive_library = ''");
-	$node->reload;
+	$node->restart;
 	$ark->stop;
 	my $text = PostgreSQL::Test::Utils::slurp_file($ark->config_file);
-	$text =~ s/\[global\]\n/[global]\narchive-timeout = 2\n/;
-	$ark->write_config($text);
+	(my $short = $text) =~ s/\[global\]\n/[global]\narchive-timeout = 2\n/;
+	$ark->write_config($short);
 	$ark->start or BAIL_OUT('helper did not restart');
 	my ($out, $err) = ('', '');
 	$node->psql('postgres', "SELECT * FROM backup_start_full('no archive')", stdout => \$out, stderr => \$err);
 	like($err, qr/WAL segment [0-9A-F]{24} needed by backup \S+ was not archived within 2 s/,
 		'a backup whose WAL is not archived fails and names the segment');
+	$ark->stop;
+	$ark->write_config($text);
+	$ark->start or BAIL_OUT('helper did not restart');
 }
 
 # 5. With archiving back, the next backup succeeds.
 $node->append_conf('postgresql.conf', "archive_library = 'pg_ark'");
-$node->reload;
+$node->restart;
+PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
 my $good = $ark->backup($node, label => 'after failures');
 is($good->{status}, 'complete', 'the next backup succeeds');
 my $failed = $node->safe_psql('postgres', "SELECT count(*) FROM backup_list() WHERE status = 'failed'");
