@@ -14,13 +14,15 @@
  *     log-path = /var/log/pg_ark.log
  *     # threads storing .ready WAL ahead of the archiver (0..32, 0 = off; default: CPUs)
  *     archive-ahead-workers = 2
+ *     # parallel workers of backup and restore (1..64, default 2); --process-max overrides
+ *     process-max = 2
  *     # optional: more users the peer-credential check admits (they must also be able to
  *     # reach the 0700 socket directory, so in practice: root)
  *     allowed-users = backup,1001
  *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
- *     # compress-type and compress-level may be overridden per cluster
+ *     # compress-type, compress-level and process-max may be overridden per cluster
  *     compress-level = 3
  *
  * Comments are whole lines starting with '#' or ';': a '#' after a value is part of the value.
@@ -50,10 +52,14 @@ struct Compression {
     int level = 1;
 };
 
+constexpr int kDefaultProcessMax = 2;
+constexpr int kMaxProcessMax = 64;
+
 struct ClusterConfig {
     std::string name;
     std::string pgdata;
     Compression compression;
+    int process_max = kDefaultProcessMax;
 };
 
 /* One per CPU, at least 1 and at most 8. */
@@ -68,6 +74,7 @@ struct Config {
     Compression compression;
     std::vector<uid_t> allowed_uids;
     int archive_ahead_workers = DefaultArchiveAheadWorkers();
+    int process_max = kDefaultProcessMax;
     std::map<std::string, ClusterConfig> clusters;
 
     /* The named cluster's section, or not_found naming the file. */
