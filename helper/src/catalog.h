@@ -30,7 +30,11 @@ struct CatalogEntry {
     std::string error; /* failed backups: why */
 };
 
-/* Backup ids: "20261122-053113F" (UTC start time and F, I or D for the type). */
+/*
+ * Backup ids: "20261122-053113F" (UTC start time and F, I or D for the type). When that id is
+ * taken (a backup failed and the next one started within the same second), the backup takes the
+ * first free of "20261122-053113F_2" ... "_99". Ids sort by time, then suffix number.
+ */
 std::string MakeBackupId(int64_t start_time, BackupType type);
 bool IsValidBackupId(const std::string &id);
 

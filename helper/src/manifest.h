@@ -97,6 +97,11 @@ struct Manifest {
 /* True for a path a manifest may name; see the file comment. */
 bool IsSafeRelativePath(const std::string &path);
 
+/*
+ * Text fields must be UTF-8, all JSON can hold: other bytes are replaced by U+FFFD here, and
+ * Catalog::WriteManifest refuses such a manifest rather than store a path it would restore
+ * under another name.
+ */
 std::string SerializeManifest(const Manifest &manifest);
 /* ErrorKind::corrupt naming `what` and the offending entry for anything malformed. */
 Result<Manifest> ParseManifest(const std::string &json, const std::string &what);
