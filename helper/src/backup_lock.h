@@ -19,8 +19,9 @@ namespace pg_ark {
 class BackupLock {
   public:
     /*
-     * Takes the lock without waiting. ErrorKind::conflict when a backup holds it, naming that
-     * backup's id.
+     * Takes the lock without waiting for a backup: ErrorKind::conflict when one holds it, naming
+     * its id. (It does look again for a few milliseconds, as IsHeld's probe holds the lock for
+     * an instant.) REQUIRES: <repo_path>/<cluster> exists.
      */
     static Result<BackupLock> Acquire(const std::string &repo_path, const std::string &cluster,
                                       const std::string &backup_id);

@@ -55,6 +55,26 @@ Status MakeDirectories(const std::string &root, const std::string &relative) {
     return Status::Ok();
 }
 
+/* Unlinks the ".<name>.<random>.tmp" files of writes that never reached Close(). */
+Status RemoveTempFiles(const std::string &directory) {
+    DIR *dir = opendir(directory.c_str());
+    if (dir == nullptr) {
+        if (errno == ENOENT) return Status::Ok();
+        return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", directory));
+    }
+    std::vector<std::string> temps;
+    while (struct dirent *entry = readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name.size() > 5 && name[0] == '.' && name.compare(name.size() - 4, 4, ".tmp") == 0)
+            temps.push_back(directory + "/" + name);
+    }
+    closedir(dir);
+    for (const std::string &temp : temps)
+        if (unlink(temp.c_str()) != 0 && errno != ENOENT)
+            return ErrnoStatus(errno, fmt::format("could not remove file \"{}\"", temp));
+    return Status::Ok();
+}
+
 std::string RandomSuffix() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
     return fmt::format("{:016x}", generator());
@@ -188,6 +208,15 @@ class PosixStorage : public Storage {
         if (unlink(full.c_str()) != 0 && errno != ENOENT)
             return ErrnoStatus(errno, fmt::format("could not remove file \"{}\"", full));
         std::string parent = path.Parent();
+        return FsyncPath(parent.empty() ? root_ : root_ + "/" + parent);
+    }
+
+    Status RemoveDirectory(const RepoPath &directory) override {
+        std::string full = Full(directory);
+        PG_ARK_RETURN_IF_ERROR(RemoveTempFiles(full));
+        if (rmdir(full.c_str()) != 0 && errno != ENOENT)
+            return ErrnoStatus(errno, fmt::format("could not remove directory \"{}\"", full));
+        std::string parent = directory.Parent();
         return FsyncPath(parent.empty() ? root_ : root_ + "/" + parent);
     }
 

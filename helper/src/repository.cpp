@@ -28,18 +28,8 @@ Result<RepoPath> ClusterInfoPath(const std::string &name) {
     return RepoPath::Make(name + "/cluster.info");
 }
 
-Result<ClusterInfo> ParseClusterInfo(const std::string &name, const std::string &stored,
+Result<ClusterInfo> ParseClusterInfo(const std::string &name, const std::string &text,
                                      const std::string &what) {
-    MemoryReadStream in(stored);
-    std::string text;
-    auto decoded = DecodeObject(
-        in,
-        [&](const uint8_t *data, size_t size) {
-            text.append(reinterpret_cast<const char *>(data), size);
-            return Status::Ok();
-        },
-        what);
-    if (!decoded.ok()) return decoded.status();
     auto json = nlohmann::json::parse(text, nullptr, false);
     if (json.is_discarded() || !json.is_object() || json.value("format", 0) != kClusterInfoFormat ||
         !json.contains("system-identifier") || !json["system-identifier"].is_string())
@@ -65,16 +55,16 @@ Result<ClusterInfo> Repository::LoadCluster(const std::string &name) {
     }
     auto path = ClusterInfoPath(name);
     if (!path.ok()) return path.status();
-    auto stored = ReadAll(*storage_, *path);
-    if (!stored.ok()) {
-        if (stored.status().kind() == ErrorKind::not_found)
+    auto text = ReadWholeObject(*storage_, *path);
+    if (!text.ok()) {
+        if (text.status().kind() == ErrorKind::not_found)
             return Status(ErrorKind::not_initialized,
                           fmt::format("cluster \"{}\" is not initialized in repository \"{}\"; run "
                                       "\"pg_ark init --cluster {}\"",
                                       name, storage_->Describe(), name));
-        return stored.status();
+        return text.status();
     }
-    auto info = ParseClusterInfo(name, *stored, storage_->Describe() + "/" + path->str());
+    auto info = ParseClusterInfo(name, *text, storage_->Describe() + "/" + path->str());
     if (!info.ok()) return info.status();
     std::lock_guard<std::mutex> lock(mutex_);
     cache_[name] = *info;
@@ -101,12 +91,7 @@ Result<bool> Repository::InitCluster(const std::string &name, const ClusterIdent
     std::string text = json.dump(2) + "\n";
     auto path = ClusterInfoPath(name);
     if (!path.ok()) return path.status();
-    auto stream = storage_->OpenWrite(*path, WriteMode::create_new);
-    if (!stream.ok()) return stream.status();
-    ObjectEncoder encoder(Compression{CompressType::none, 1}, stream->get());
-    PG_ARK_RETURN_IF_ERROR(encoder.Update(text.data(), text.size()));
-    PG_ARK_RETURN_IF_ERROR(encoder.Finish());
-    Status committed = (*stream)->Close();
+    Status committed = WriteWholeObject(*storage_, *path, text, kUncompressed, WriteMode::create_new);
     if (committed.kind() == ErrorKind::conflict) {
         /* Another init won the race: succeed only if it registered the same system. */
         auto again = InitCluster(name, identity);

@@ -55,6 +55,12 @@ class Storage {
     /* Names directly under a directory-like prefix, sorted; empty when there is none. */
     virtual Result<std::vector<std::string>> List(const RepoPath &directory) = 0;
     virtual Status Remove(const RepoPath &path) = 0;
+    /*
+     * Removes a directory-like prefix whose objects have all been removed, together with what
+     * interrupted writes left in it; absent is fine. Storage without directories (object
+     * stores) has nothing to do, hence the default. REQUIRES: nobody writes below it.
+     */
+    virtual Status RemoveDirectory(const RepoPath & /*directory*/) { return Status::Ok(); }
     /* Where this storage lives, for messages ("/var/lib/pg_ark"). */
     virtual std::string Describe() const = 0;
 };

@@ -258,4 +258,29 @@ Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what) {
     return Decode(in, nullptr, what);
 }
 
+Status WriteWholeObject(Storage &storage, const RepoPath &path, const std::string &data,
+                        Compression compression, WriteMode mode) {
+    auto stream = storage.OpenWrite(path, mode);
+    if (!stream.ok()) return stream.status();
+    ObjectEncoder encoder(compression, stream->get());
+    PG_ARK_RETURN_IF_ERROR(encoder.Update(data.data(), data.size()));
+    PG_ARK_RETURN_IF_ERROR(encoder.Finish());
+    return (*stream)->Close();
+}
+
+Result<std::string> ReadWholeObject(Storage &storage, const RepoPath &path) {
+    auto stream = storage.OpenRead(path);
+    if (!stream.ok()) return stream.status();
+    std::string data;
+    auto decoded = DecodeObject(
+        **stream,
+        [&](const uint8_t *bytes, size_t size) {
+            data.append(reinterpret_cast<const char *>(bytes), size);
+            return Status::Ok();
+        },
+        storage.Describe() + "/" + path.str());
+    if (!decoded.ok()) return decoded.status();
+    return data;
+}
+
 }  // namespace pg_ark

@@ -77,6 +77,18 @@ Result<ObjectSummary> DecodeObject(ReadStream &in, const ByteSink &sink, const s
 /* Reads only what is needed to learn an object's original checksum (verifies the object). */
 Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what);
 
+/*
+ * Small objects (registrations, backup metadata, manifests) read and written whole, in memory.
+ * WriteWholeObject commits with Close(), so create_new's conflict comes back as is;
+ * ReadWholeObject verifies the object and names it "<storage>/<path>" in messages. Records
+ * people may want to read (registrations, backup metadata) are stored kUncompressed.
+ */
+constexpr Compression kUncompressed{CompressType::none, 1};
+
+Status WriteWholeObject(Storage &storage, const RepoPath &path, const std::string &data,
+                        Compression compression, WriteMode mode);
+Result<std::string> ReadWholeObject(Storage &storage, const RepoPath &path);
+
 }  // namespace pg_ark
 
 #endif
