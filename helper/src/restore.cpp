@@ -6,8 +6,8 @@
  *   1. check all that can be checked without writing: the backup is complete and full,
  *      --tablespace-map names its tablespaces, the target and the tablespace locations are
  *      absent or empty, restore_command can be written;
- *   2. create the target and the tablespace locations, then the directories (0700 for now) and
- *      links in manifest order, which puts parents first;
+ *   2. create the target and the tablespace locations (when absent), then the directories (0700
+ *      for now) and links in manifest order, which puts parents first;
  *   3. every file but global/pg_control, by the worker pool (restore_files.h);
  *   4. directory modes, and an fsync of every directory;
  *   5. recovery.signal and postgresql.auto.conf (recovery_settings.h);
@@ -172,9 +172,10 @@ class Writer {
         : repository_(repository), options_(options), manifest_(manifest),
           backup_directory_(std::move(backup_directory)) {}
 
+    /* Creates or opens the target and the tablespace locations; they are still empty after. */
+    Status OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces);
     /* Everything but pg_control, durable. */
-    Status WriteAllButControl(DirectoryState target_state, const std::vector<Tablespace> &tablespaces,
-                              const std::string &restore_command);
+    Status WriteAllButControl(const std::string &restore_command);
     Status WriteControl();
     const TransferCounters &counters() const { return counters_; }
 
@@ -257,9 +258,7 @@ Status Writer::SyncDirectories() {
     return FsyncFd(pgdata_->fd(), pgdata_->path());
 }
 
-Status Writer::WriteAllButControl(DirectoryState target_state,
-                                  const std::vector<Tablespace> &tablespaces,
-                                  const std::string &restore_command) {
+Status Writer::OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces) {
     auto pgdata = OpenOrCreate(options_.pgdata, target_state);
     if (!pgdata.ok()) return pgdata.status();
     pgdata_ = std::make_unique<TargetDir>(std::move(*pgdata));
@@ -268,6 +267,10 @@ Status Writer::WriteAllButControl(DirectoryState target_state,
         if (!location.ok()) return location.status();
         tablespaces_.emplace(tablespace.link, std::move(*location));
     }
+    return Status::Ok();
+}
+
+Status Writer::WriteAllButControl(const std::string &restore_command) {
     PG_ARK_RETURN_IF_ERROR(MakeEntries());
     if (options_.progress) meter_ = std::make_unique<ProgressMeter>("restoring", &counters_);
     PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), backup_directory_, files_,
@@ -335,7 +338,9 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
     }
 
     Writer writer(repository, options, *manifest, *backup_directory);
-    Status written = writer.WriteAllButControl(*target_state, *tablespaces, *restore_command);
+    /* Empty directories at most are left if this fails: a second try accepts them. */
+    PG_ARK_RETURN_IF_ERROR(writer.OpenRoots(*target_state, *tablespaces));
+    Status written = writer.WriteAllButControl(*restore_command);
     if (!written.ok()) return Incomplete(written, options.pgdata, false);
     written = writer.WriteControl();
     if (!written.ok()) return Incomplete(written, options.pgdata, true);
