@@ -83,6 +83,10 @@ usage() { sed -n '/^# Usage:/,/^# Runs as root/{/^# Runs as root/d;s/^# \{0,1\}/
 
 while (( $# > 0 )); do
     case $1 in
+        --scale|--runs|--tools|--workdir|--port)
+            (( $# >= 2 )) || { usage >&2; die "$1 needs a value"; } ;;
+    esac
+    case $1 in
         --scale) SCALE=${2:-}; shift 2 ;;
         --runs) RUNS=${2:-}; shift 2 ;;
         --tools) TOOLS=${2:-}; shift 2 ;;

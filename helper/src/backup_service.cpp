@@ -281,7 +281,7 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
     options.block_size = request.block_size;
     options.segment_blocks = request.segment_blocks;
     options.compression = job.metadata.compression;
-    options.workers = config_.process_max;
+    options.workers = (*cluster_config)->process_max;
     {
         std::lock_guard<std::mutex> guard(job.mutex);
         job.metadata.start_lsn = request.start_lsn;

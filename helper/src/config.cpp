@@ -35,6 +35,7 @@ struct PendingCluster {
     int line = 0;
     std::optional<CompressType> compress_type;
     std::optional<int> compress_level;
+    std::optional<int> process_max;
 };
 
 class Parser {
@@ -146,7 +147,8 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
     if (key == "allowed-users") return ParseUsers(line, key, value);
     if (key == "archive-ahead-workers")
         return ParseInteger(line, key, value, 0, 32, &config_.archive_ahead_workers);
-    if (key == "process-max") return ParseInteger(line, key, value, 1, 64, &config_.process_max);
+    if (key == "process-max")
+        return ParseInteger(line, key, value, 1, kMaxProcessMax, &config_.process_max);
     if (key == "archive-timeout")
         return ParseInteger(line, key, value, 1, 86400, &config_.archive_timeout_seconds);
     return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
@@ -165,6 +167,12 @@ Status Parser::SetCluster(int line, PendingCluster &cluster, const std::string &
         int level;
         PG_ARK_RETURN_IF_ERROR(ParseCompressLevel(line, key, value, &level));
         cluster.compress_level = level;
+        return Status::Ok();
+    }
+    if (key == "process-max") {
+        int workers;
+        PG_ARK_RETURN_IF_ERROR(ParseInteger(line, key, value, 1, kMaxProcessMax, &workers));
+        cluster.process_max = workers;
         return Status::Ok();
     }
     return Error(line, fmt::format("unknown key \"{}\" in section [{}]", key, cluster.config.name));
@@ -224,6 +232,7 @@ Result<Config> Parser::Parse(const std::string &text) {
         pending.config.compression = config_.compression;
         if (pending.compress_type) pending.config.compression.type = *pending.compress_type;
         if (pending.compress_level) pending.config.compression.level = *pending.compress_level;
+        pending.config.process_max = pending.process_max.value_or(config_.process_max);
         config_.clusters[name] = pending.config;
     }
     return config_;

@@ -14,7 +14,7 @@
  *     log-path = /var/log/pg_ark.log
  *     # threads storing .ready WAL ahead of the archiver (0..32, 0 = off; default: CPUs)
  *     archive-ahead-workers = 2
- *     # threads copying a backup or a restore (1..64, default 2)
+ *     # parallel workers of backup and restore (1..64, default 2); --process-max overrides
  *     process-max = 2
  *     # seconds a backup waits for the WAL it needs to be archived (1..86400, default 60)
  *     archive-timeout = 60
@@ -24,7 +24,7 @@
  *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
- *     # compress-type and compress-level may be overridden per cluster
+ *     # compress-type, compress-level and process-max may be overridden per cluster
  *     compress-level = 3
  *
  * Comments are whole lines starting with '#' or ';': a '#' after a value is part of the value.
@@ -54,10 +54,14 @@ struct Compression {
     int level = 1;
 };
 
+constexpr int kDefaultProcessMax = 2;
+constexpr int kMaxProcessMax = 64;
+
 struct ClusterConfig {
     std::string name;
     std::string pgdata;
     Compression compression;
+    int process_max = kDefaultProcessMax;
 };
 
 /* One per CPU, at least 1 and at most 8. */
@@ -72,7 +76,7 @@ struct Config {
     Compression compression;
     std::vector<uid_t> allowed_uids;
     int archive_ahead_workers = DefaultArchiveAheadWorkers();
-    int process_max = 2;
+    int process_max = kDefaultProcessMax;
     int archive_timeout_seconds = 60;
     std::map<std::string, ClusterConfig> clusters;
 

@@ -1,16 +1,18 @@
 /*
  * main.cpp
  *     The pg_ark command line: `server` (the daemon) and the commands that work directly on the
- *     repository with no daemon running (init, archive-get, list, info).
+ *     repository with no daemon running (init, archive-get, list, info, restore).
  *
  * Exit statuses come from the shared error table (common/error_kind.h), except archive-get,
  * whose statuses follow restore_command's contract (see RunArchiveGet).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <iostream>
 
@@ -20,6 +22,7 @@
 #include "config.h"
 #include "log.h"
 #include "repository.h"
+#include "restore.h"
 #include "server.h"
 #include "wal_store.h"
 
@@ -55,7 +58,8 @@ Status MakeDirectoryTree(const std::string &path) {
 /*
  * The socket directory is 0700 and owned by the helper's user, and the repository is written by
  * it: PostgreSQL, which never runs as root, must be that user. A root helper would lock it out,
- * and a root `init` would leave repository files the helper cannot write.
+ * a root `init` would leave repository files the helper cannot write, and a root `restore` a
+ * data directory owned by root, which PostgreSQL refuses.
  */
 Status RefuseRoot(const char *command) {
     if (geteuid() != 0) return Status::Ok();
@@ -180,6 +184,64 @@ int RunInfo(const std::string &config_path, const std::string &cluster_name,
     });
 }
 
+struct RestoreArguments {
+    std::string pgdata;
+    std::string set;
+    std::vector<std::string> tablespace_map; /* "OLD=NEW" */
+    int process_max = 0;                     /* 0: the configuration's */
+};
+
+Result<std::string> RealPath(const std::string &path) {
+    std::unique_ptr<char, decltype(&free)> resolved(realpath(path.c_str(), nullptr), &free);
+    if (!resolved) return ErrnoStatus(errno, fmt::format("could not resolve \"{}\"", path));
+    return std::string(resolved.get());
+}
+
+int RunRestore(const std::string &config_path, const std::string &cluster_name,
+               const RestoreArguments &arguments) {
+    Status refused = RefuseRoot("restore");
+    if (!refused.ok()) return Fail(refused);
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) return Fail(config.status());
+    auto cluster = config->Cluster(cluster_name);
+    if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
+
+    RestoreOptions options;
+    /* Absolute paths, since restore_command runs wherever PostgreSQL runs it. */
+    auto config_real = RealPath(config_path);
+    if (!config_real.ok()) return Fail(config_real.status());
+    auto binary = RealPath("/proc/self/exe");
+    if (!binary.ok()) return Fail(binary.status());
+    options.config_path = *config_real;
+    options.pg_ark_binary = *binary;
+    options.cluster = cluster_name;
+    options.pgdata = arguments.pgdata;
+    options.set = arguments.set;
+    for (const std::string &item : arguments.tablespace_map) {
+        /* Split at the first '=': an old location holding one cannot be named. */
+        size_t equals = item.find('=');
+        if (equals == std::string::npos || equals == 0 || equals + 1 == item.size())
+            return Fail(Status(ErrorKind::invalid_argument,
+                               fmt::format("--tablespace-map \"{}\": expected OLD=NEW", item)));
+        if (!options.tablespace_map.emplace(item.substr(0, equals), item.substr(equals + 1)).second)
+            return Fail(Status(ErrorKind::invalid_argument,
+                               fmt::format("--tablespace-map names \"{}\" twice", item.substr(0, equals))));
+    }
+    options.workers = arguments.process_max > 0 ? arguments.process_max : (*cluster)->process_max;
+    options.progress = isatty(STDERR_FILENO) == 1;
+
+    Repository repository(MakePosixStorage(config->repo_path));
+    auto start = std::chrono::steady_clock::now();
+    auto result = Restore(repository, options);
+    if (!result.ok()) return Fail(result.status());
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    std::cout << fmt::format("restored backup {} into \"{}\": {} files, {} bytes, {:.1f} s",
+                             result->backup_id, options.pgdata, result->files, result->bytes,
+                             elapsed.count())
+              << std::endl;
+    return 0;
+}
+
 }  // namespace
 
 int Main(int argc, char **argv) {
@@ -215,6 +277,21 @@ int Main(int argc, char **argv) {
     info->add_option("--cluster", cluster, "Cluster section name")->required();
     info->add_option("id", backup_id, "Backup id")->required();
     info->add_flag("--json", json, "Print JSON");
+    RestoreArguments restore_arguments;
+    auto *restore = app.add_subcommand(
+        "restore", "Rebuild a data directory from a backup, ready to recover from the archive");
+    restore->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    restore->add_option("--cluster", cluster, "Cluster section name")->required();
+    restore->add_option("--pgdata", restore_arguments.pgdata,
+                        "Directory to restore into (absent or empty)")
+        ->required();
+    restore->add_option("--set", restore_arguments.set, "Backup id (default: the newest complete)");
+    restore->add_option("--tablespace-map", restore_arguments.tablespace_map,
+                        "OLD=NEW: restore the tablespace at OLD to NEW (repeatable)")
+        ->allow_extra_args(false);
+    restore->add_option("--process-max", restore_arguments.process_max,
+                        "Parallel workers (default: the configuration's process-max)")
+        ->check(CLI::Range(1, kMaxProcessMax));
 
     auto *version = app.add_subcommand("version", "Print the version");
 
@@ -232,6 +309,7 @@ int Main(int argc, char **argv) {
     if (archive_get->parsed()) return RunArchiveGet(config_path, cluster, wal_name, destination);
     if (list->parsed()) return RunList(config_path, cluster, json);
     if (info->parsed()) return RunInfo(config_path, cluster, backup_id, json);
+    if (restore->parsed()) return RunRestore(config_path, cluster, restore_arguments);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
         return 0;

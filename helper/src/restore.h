@@ -3,13 +3,27 @@
  *     `pg_ark restore`: rebuild a data directory from a backup, with no daemon and no running
  *     PostgreSQL.
  *
- * The target must be absent or an empty directory. Directories and tablespace links come first
- * (tablespaces at their original location unless remapped), then every part is decoded by
- * parallel workers, its checksum verified as it is written, and each file fsynced and given its
- * mode and mtime. global/pg_control is written last, after everything else is durable: a restore
- * that did not finish leaves a directory PostgreSQL refuses to start. Recovery settings go into
- * postgresql.auto.conf (replacing earlier restore_command/recovery_target lines) with
- * recovery.signal, so starting PostgreSQL replays the archived WAL to its end.
+ * The target must be absent (its parent must exist; it is created with mode 0700) or an empty
+ * directory, and so must every tablespace location; nothing is written until all of that, the
+ * chosen backup and --tablespace-map are checked. Directories and links come first (tablespaces
+ * at their original location unless remapped; their contents are written below the location
+ * itself, never through a link), then every part is decoded by parallel workers, checked
+ * against its object's checksums and the manifest's as it is written, and each file fsynced
+ * and given its mode and mtime. Nothing is ever created through a symlink found below the
+ * target or a location (target_dir.h).
+ *
+ * global/pg_control is written last, after every other file, every directory and the recovery
+ * settings are durable: a restore that did not finish leaves a directory PostgreSQL refuses to
+ * start. A failure removes nothing; its message says the target is incomplete. Recovery
+ * settings go into postgresql.auto.conf (replacing earlier restore_command, recovery_target*
+ * and recovery_end_command lines) with recovery.signal, so starting PostgreSQL replays the
+ * archived WAL to its end and promotes.
+ *
+ * Left out of what the backup holds: tablespace_map (restore makes the links; PostgreSQL would
+ * re-point them at the unmapped locations) and standby.signal (it would start a standby that
+ * never ends recovery). A linked pg_wal is restored as a directory, so the new server cannot
+ * write into the original server's WAL. Incremental and differential backups are refused for
+ * now.
  */
 #ifndef PG_ARK_HELPER_RESTORE_H
 #define PG_ARK_HELPER_RESTORE_H
@@ -30,18 +44,25 @@ struct RestoreOptions {
     std::string cluster;
     std::string pgdata;      /* target */
     std::string set;         /* backup id; empty = newest complete backup */
-    std::map<std::string, std::string> tablespace_map; /* old location -> new location */
-    int workers = 2;
+    /* Location recorded in the backup -> absolute new location (trailing '/' ignored). Each key
+     * must be one of the backup's tablespaces (invalid_argument otherwise). */
+    std::map<std::string, std::string> tablespace_map;
+    int workers = 2;         /* 1..kMaxProcessMax */
     bool progress = false;   /* draw progress on stderr (a terminal) */
     std::string pg_ark_binary; /* absolute path used in restore_command */
 };
 
 struct RestoreResult {
     std::string backup_id;
-    uint64_t files = 0;
-    uint64_t bytes = 0;
+    uint64_t files = 0; /* files written (directories and links not counted) */
+    uint64_t bytes = 0; /* their total size */
 };
 
+/*
+ * Errors: not_found (no complete backup, unknown --set), conflict (a non-empty target or
+ * location, a running backup), invalid_argument (options, a failed backup), corrupt (a part or
+ * object that does not match the manifest, named with the file), and the file system's.
+ */
 Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &options);
 
 }  // namespace pg_ark

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# pg_ark server and pg_ark init refuse to run as root (see RefuseRoot in helper/src/main.cpp):
-# a root helper would lock PostgreSQL out of its socket and leave unwritable repository files.
+# pg_ark server, init and restore refuse to run as root (see RefuseRoot in helper/src/main.cpp):
+# a root helper would lock PostgreSQL out of its socket and leave unwritable repository files,
+# and a root restore would leave a data directory PostgreSQL cannot use.
 set -u
 pg_ark=$1
 [ "$(id -u)" -eq 0 ] || { echo "not root: skipped"; exit 77; }
@@ -15,4 +16,5 @@ check() {
 }
 check server --config /nonexistent.conf
 check init --config /nonexistent.conf --cluster main
-echo "server and init refuse root"
+check restore --config /nonexistent.conf --cluster main --pgdata /nonexistent
+echo "server, init and restore refuse root"

@@ -108,6 +108,8 @@ TEST(ConfigTest, Defaults) {
     ASSERT_EQ(config.clusters.count("main"), 1u);
     EXPECT_EQ(config.clusters.at("main").compression.type, CompressType::zstd);
     EXPECT_EQ(config.clusters.at("main").compression.level, 1);
+    EXPECT_EQ(config.process_max, 2);
+    EXPECT_EQ(config.clusters.at("main").process_max, 2);
 }
 
 TEST(ConfigTest, HashAfterValueIsPartOfTheValue) {
@@ -135,10 +137,12 @@ TEST(ConfigTest, HeaderExampleParses) {
         "# optional: more users the peer-credential check admits (they must also be able to\n"
         "# reach the 0700 socket directory, so in practice: root)\n"
         "allowed-users = backup,1001\n"
+        "# parallel workers of backup and restore (1..64, default 2); --process-max overrides\n"
+        "process-max = 2\n"
         "\n"
         "[main]\n"
         "pgdata = /var/lib/postgresql/15/main\n"
-        "# compress-type and compress-level may be overridden per cluster\n"
+        "# compress-type, compress-level and process-max may be overridden per cluster\n"
         "compress-level = 3\n");
     EXPECT_EQ(config.compression.type, CompressType::zstd);
     EXPECT_EQ(config.compression.level, 1);
@@ -203,6 +207,29 @@ TEST(ConfigTest, PerClusterCompressionOverride) {
     EXPECT_EQ(config.clusters.at("c").compression.level, 12);
     EXPECT_EQ(config.compression.level, 5);
     EXPECT_EQ(config.compression.type, CompressType::zstd);
+}
+
+TEST(ConfigTest, ProcessMaxInheritedAndOverridden) {
+    Config config = MustParse(
+        "[global]\nrepo-path = /repo\nprocess-max = 5\n"
+        "[a]\npgdata = /a\n"
+        "[b]\npgdata = /b\nprocess-max = 64\n"
+        "[c]\npgdata = /c\nprocess-max = 1\n");
+    EXPECT_EQ(config.process_max, 5);
+    EXPECT_EQ(config.clusters.at("a").process_max, 5);
+    EXPECT_EQ(config.clusters.at("b").process_max, 64);
+    EXPECT_EQ(config.clusters.at("c").process_max, 1);
+}
+
+TEST(ConfigErrorTest, BadProcessMax) {
+    for (const char *value : {"0", "65", "two", "-1", "2x", ""}) {
+        SCOPED_TRACE(value);
+        ExpectError(std::string("[global]\nrepo-path = /r\nprocess-max = ") + value + "\n", 3,
+                    {"process-max"});
+        ExpectError(std::string("[global]\nrepo-path = /r\n[main]\npgdata = /pg\nprocess-max = ") +
+                        value + "\n",
+                    5, {"process-max"});
+    }
 }
 
 TEST(ConfigTest, CompressLevelBounds) {

@@ -1,0 +1,355 @@
+/*
+ * restore.cpp
+ *     `pg_ark restore`; see restore.h for what it guarantees. The work, each step durable
+ *     before the next:
+ *
+ *   1. check all that can be checked without writing: the backup is complete and full,
+ *      --tablespace-map names its tablespaces, the target and the tablespace locations are
+ *      absent or empty, restore_command can be written;
+ *   2. create the target and the tablespace locations (when absent), then the directories (0700
+ *      for now) and links in manifest order, which puts parents first;
+ *   3. every file but global/pg_control, by the worker pool (restore_files.h);
+ *   4. directory modes, and an fsync of every directory;
+ *   5. recovery.signal and postgresql.auto.conf (recovery_settings.h);
+ *   6. global/pg_control, then its directory.
+ *
+ * A failure from step 2 on removes nothing and says the target is incomplete: what is there may
+ * help to understand the failure, and without pg_control PostgreSQL refuses to start it.
+ */
+#include "restore.h"
+
+#include <errno.h>
+#include <fmt/format.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "backup_lock.h"
+#include "catalog.h"
+#include "progress_meter.h"
+#include "recovery_settings.h"
+#include "restore_files.h"
+#include "target_dir.h"
+
+namespace pg_ark {
+
+namespace {
+
+constexpr const char *kPgControl = "global/pg_control";
+constexpr const char *kTablespacePrefix = "pg_tblspc/";
+
+/*
+ * Files of a backup that restore leaves out:
+ *  - tablespace_map: restore makes the tablespace links itself, and at startup PostgreSQL would
+ *    re-point them at the locations in this file, undoing --tablespace-map;
+ *  - standby.signal: it would start a standby that never ends recovery, where restore promises
+ *    recovery to the end of the archive.
+ */
+bool IsLeftOut(const std::string &path) {
+    return path == "tablespace_map" || path == "standby.signal";
+}
+
+bool IsTablespaceLink(const BackupEntry &entry) {
+    const size_t prefix = strlen(kTablespacePrefix);
+    return entry.kind == EntryKind::symlink && entry.path.compare(0, prefix, kTablespacePrefix) == 0 &&
+           entry.path.find('/', prefix) == std::string::npos;
+}
+
+std::string StripTrailingSlashes(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+}
+
+struct Tablespace {
+    std::string link;     /* pg_tblspc/<oid> */
+    std::string location; /* where its entries are restored */
+    DirectoryState state = DirectoryState::absent;
+};
+
+Result<CatalogEntry> SelectBackup(Repository &repository, Catalog &catalog,
+                                  const RestoreOptions &options) {
+    /* The lock is a file in a posix repository (backup_lock.h), whose root Describe() is. */
+    auto running = BackupLock::IsHeld(repository.storage().Describe(), options.cluster);
+    if (!running.ok()) return running.status();
+    if (options.set.empty()) return catalog.Latest(*running);
+    auto entry = catalog.Get(options.set, *running);
+    if (!entry.ok()) return entry;
+    if (entry->status == BackupStatus::running)
+        return Status(ErrorKind::conflict,
+                      fmt::format("backup {} is still running and cannot be restored yet", options.set));
+    if (entry->status == BackupStatus::failed)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("backup {} failed and cannot be restored: {}", options.set,
+                                  entry->error));
+    return entry;
+}
+
+/* Where each tablespace goes; every --tablespace-map entry must name one of the backup's. */
+Result<std::vector<Tablespace>> PlanTablespaces(const Manifest &manifest,
+                                                const RestoreOptions &options) {
+    std::map<std::string, std::string> remap;
+    for (const auto &[from, to] : options.tablespace_map) {
+        std::string location = StripTrailingSlashes(to);
+        if (location.empty() || location.front() != '/')
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("--tablespace-map \"{}={}\": the new location must be an "
+                                      "absolute path",
+                                      from, to));
+        if (!remap.emplace(StripTrailingSlashes(from), location).second)
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("--tablespace-map names \"{}\" twice", from));
+    }
+
+    std::vector<Tablespace> tablespaces;
+    std::set<std::string> mapped, locations;
+    std::string names;
+    for (const BackupEntry &entry : manifest.entries) {
+        if (!IsTablespaceLink(entry)) continue;
+        std::string original = StripTrailingSlashes(entry.link_target);
+        if (original.empty() || original.front() != '/')
+            return Status(ErrorKind::corrupt,
+                          fmt::format("manifest of backup {}: tablespace link \"{}\" points to "
+                                      "\"{}\", not an absolute path",
+                                      manifest.backup.id, entry.path, entry.link_target));
+        auto found = remap.find(original);
+        if (found != remap.end()) mapped.insert(original);
+        Tablespace tablespace;
+        tablespace.link = entry.path;
+        tablespace.location = found != remap.end() ? found->second : original;
+        if (!locations.insert(tablespace.location).second)
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("two tablespaces would be restored to \"{}\"",
+                                      tablespace.location));
+        tablespaces.push_back(std::move(tablespace));
+        names += (names.empty() ? "\"" : ", \"") + original + "\"";
+    }
+    for (const auto &[from, to] : remap) {
+        if (!mapped.count(from))
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("--tablespace-map names \"{}\", which is not a tablespace "
+                                      "location of backup {} (its tablespaces: {})",
+                                      from, manifest.backup.id, names.empty() ? "none" : names));
+    }
+    return tablespaces;
+}
+
+/* The state of a directory restore may write into; conflict unless absent or empty. */
+Result<DirectoryState> CheckAbsentOrEmpty(const std::string &path, const char *what) {
+    auto state = ProbeDirectory(path);
+    if (!state.ok()) return state;
+    if (*state == DirectoryState::not_empty)
+        return Status(ErrorKind::conflict,
+                      fmt::format("{} \"{}\" is not empty; restore needs an empty or absent directory",
+                                  what, path));
+    if (*state == DirectoryState::not_directory)
+        return Status(ErrorKind::conflict,
+                      fmt::format("{} \"{}\" is not a directory; restore needs an empty or absent "
+                                  "directory",
+                                  what, path));
+    return state;
+}
+
+Result<TargetDir> OpenOrCreate(const std::string &path, DirectoryState state) {
+    return state == DirectoryState::absent ? TargetDir::Create(path, 0700) : TargetDir::Open(path);
+}
+
+/* A directory restore made, to be given its mode and fsynced once its contents are in. */
+struct MadeDirectory {
+    const TargetDir *root;
+    std::string relative;
+    uint32_t mode;
+};
+
+/* Steps 2 to 6 of the file comment. */
+class Writer {
+  public:
+    Writer(Repository &repository, const RestoreOptions &options, const Manifest &manifest,
+           RepoPath backup_directory)
+        : repository_(repository), options_(options), manifest_(manifest),
+          backup_directory_(std::move(backup_directory)) {}
+
+    /* Creates or opens the target and the tablespace locations; they are still empty after. */
+    Status OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces);
+    /* Everything but pg_control, durable. */
+    Status WriteAllButControl(const std::string &restore_command);
+    Status WriteControl();
+    const TransferCounters &counters() const { return counters_; }
+
+  private:
+    /* The directory an entry is written into, and its path there. */
+    std::pair<const TargetDir *, std::string> Locate(const std::string &path) const;
+    Status MakeEntries();
+    Status SyncDirectories();
+
+    Repository &repository_;
+    const RestoreOptions &options_;
+    const Manifest &manifest_;
+    RepoPath backup_directory_;
+    std::unique_ptr<TargetDir> pgdata_;
+    std::map<std::string, TargetDir> tablespaces_; /* by link path */
+    std::vector<MadeDirectory> directories_;
+    std::vector<FileToRestore> files_;
+    const BackupEntry *pg_control_ = nullptr;
+    TransferCounters counters_;
+    std::unique_ptr<ProgressMeter> meter_;
+};
+
+std::pair<const TargetDir *, std::string> Writer::Locate(const std::string &path) const {
+    size_t slash = path.find('/', strlen(kTablespacePrefix));
+    if (path.compare(0, strlen(kTablespacePrefix), kTablespacePrefix) == 0 &&
+        slash != std::string::npos) {
+        auto found = tablespaces_.find(path.substr(0, slash));
+        if (found != tablespaces_.end()) return {&found->second, path.substr(slash + 1)};
+    }
+    return {pgdata_.get(), path};
+}
+
+Status Writer::MakeEntries() {
+    for (const BackupEntry &entry : manifest_.entries) {
+        auto [root, relative] = Locate(entry.path);
+        switch (entry.kind) {
+            case EntryKind::directory:
+                /* Owner-writable until its contents are in; SyncDirectories sets the mode. */
+                PG_ARK_RETURN_IF_ERROR(root->MakeDirectory(relative, 0700));
+                directories_.push_back({root, relative, entry.mode});
+                break;
+            case EntryKind::symlink: {
+                auto tablespace = tablespaces_.find(entry.path);
+                if (tablespace != tablespaces_.end()) {
+                    PG_ARK_RETURN_IF_ERROR(root->MakeSymlink(relative, tablespace->second.path()));
+                } else if (entry.path == "pg_wal") {
+                    /* A linked pg_wal points at the original server's WAL: the restored server
+                     * must not write there. PostgreSQL recreates archive_status itself. */
+                    PG_ARK_RETURN_IF_ERROR(root->MakeDirectory(relative, 0700));
+                    directories_.push_back({root, relative, 0700});
+                } else {
+                    PG_ARK_RETURN_IF_ERROR(root->MakeSymlink(relative, entry.link_target));
+                }
+                break;
+            }
+            case EntryKind::file:
+                if (IsLeftOut(entry.path)) break;
+                if (entry.path == kPgControl) pg_control_ = &entry;
+                else files_.push_back({&entry, root, relative});
+                counters_.files_total++;
+                counters_.bytes_total += entry.size;
+                break;
+        }
+    }
+    return Status::Ok();
+}
+
+Status Writer::SyncDirectories() {
+    /* Children first, so a parent's mode can never keep us out of them. */
+    for (auto made = directories_.rbegin(); made != directories_.rend(); ++made) {
+        std::string path = made->root->Describe(made->relative);
+        auto fd = made->root->OpenDirectory(made->relative);
+        if (!fd.ok()) return fd.status();
+        if (fchmod(fd->get(), static_cast<mode_t>(made->mode & 07777)) != 0)
+            return ErrnoStatus(errno, fmt::format("could not set the mode of directory \"{}\"", path));
+        PG_ARK_RETURN_IF_ERROR(FsyncFd(fd->get(), path));
+    }
+    for (const auto &[link, location] : tablespaces_)
+        PG_ARK_RETURN_IF_ERROR(FsyncFd(location.fd(), location.path()));
+    return FsyncFd(pgdata_->fd(), pgdata_->path());
+}
+
+Status Writer::OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces) {
+    auto pgdata = OpenOrCreate(options_.pgdata, target_state);
+    if (!pgdata.ok()) return pgdata.status();
+    pgdata_ = std::make_unique<TargetDir>(std::move(*pgdata));
+    for (const Tablespace &tablespace : tablespaces) {
+        auto location = OpenOrCreate(tablespace.location, tablespace.state);
+        if (!location.ok()) return location.status();
+        tablespaces_.emplace(tablespace.link, std::move(*location));
+    }
+    return Status::Ok();
+}
+
+Status Writer::WriteAllButControl(const std::string &restore_command) {
+    PG_ARK_RETURN_IF_ERROR(MakeEntries());
+    if (options_.progress) meter_ = std::make_unique<ProgressMeter>("restoring", &counters_);
+    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), backup_directory_, files_,
+                                        options_.workers, &counters_));
+    PG_ARK_RETURN_IF_ERROR(SyncDirectories());
+    return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command);
+}
+
+Status Writer::WriteControl() {
+    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), backup_directory_,
+                                        {{pg_control_, pgdata_.get(), kPgControl}}, 1, &counters_));
+    meter_.reset();
+    auto global = pgdata_->OpenDirectory("global");
+    if (!global.ok()) return global.status();
+    return FsyncFd(global->get(), pgdata_->Describe("global"));
+}
+
+Status Incomplete(const Status &status, const std::string &pgdata, bool control_written) {
+    return Status(status.kind(),
+                  fmt::format("{}; the restore into \"{}\" did not finish and left it incomplete{}: "
+                              "empty it and its tablespace locations before restoring again",
+                              status.message(), pgdata,
+                              control_written ? "" : " (without global/pg_control, so PostgreSQL "
+                                                     "will not start it)"));
+}
+
+}  // namespace
+
+Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &options) {
+    if (options.workers < 1 || options.workers > kMaxProcessMax)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("process-max must be from 1 to {}, not {}", kMaxProcessMax,
+                                  options.workers));
+    auto restore_command =
+        MakeRestoreCommand(options.pg_ark_binary, options.config_path, options.cluster);
+    if (!restore_command.ok()) return restore_command.status();
+
+    Catalog catalog(&repository, options.cluster);
+    auto backup = SelectBackup(repository, catalog, options);
+    if (!backup.ok()) return backup.status();
+    const std::string &id = backup->backup.id;
+    auto manifest = catalog.LoadManifest(id);
+    if (!manifest.ok()) return manifest.status();
+    if (manifest->backup.type != BackupType::full)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("backup {} is {}: restoring incremental and differential "
+                                  "backups is not supported yet",
+                                  id, BackupTypeName(manifest->backup.type)));
+    bool has_control = false;
+    for (const BackupEntry &entry : manifest->entries)
+        has_control |= entry.kind == EntryKind::file && entry.path == kPgControl;
+    if (!has_control)
+        return Status(ErrorKind::corrupt, fmt::format("backup {} has no {}", id, kPgControl));
+    auto tablespaces = PlanTablespaces(*manifest, options);
+    if (!tablespaces.ok()) return tablespaces.status();
+    auto backup_directory = Catalog::BackupDirectory(options.cluster, id);
+    if (!backup_directory.ok()) return backup_directory.status();
+
+    auto target_state = CheckAbsentOrEmpty(options.pgdata, "target directory");
+    if (!target_state.ok()) return target_state.status();
+    for (Tablespace &tablespace : *tablespaces) {
+        auto state = CheckAbsentOrEmpty(tablespace.location, "tablespace location");
+        if (!state.ok()) return state.status();
+        tablespace.state = *state;
+    }
+
+    Writer writer(repository, options, *manifest, *backup_directory);
+    /* Empty directories at most are left if this fails: a second try accepts them. */
+    PG_ARK_RETURN_IF_ERROR(writer.OpenRoots(*target_state, *tablespaces));
+    Status written = writer.WriteAllButControl(*restore_command);
+    if (!written.ok()) return Incomplete(written, options.pgdata, false);
+    written = writer.WriteControl();
+    if (!written.ok()) return Incomplete(written, options.pgdata, true);
+
+    RestoreResult result;
+    result.backup_id = id;
+    result.files = writer.counters().files_total;
+    result.bytes = writer.counters().bytes_total;
+    return result;
+}
+
+}  // namespace pg_ark

@@ -1,0 +1,191 @@
+/*
+ * restore_files.cpp
+ *     Parallel, verified writing of a backup's files. See restore_files.h.
+ *
+ * Files are created with their final size before any worker starts, so parts can be written at
+ * their offsets in any order, and with mode 0600 until their last part is in, so a read-only
+ * final mode cannot lock out the workers that open the file later.
+ */
+#include "restore_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "stored_object.h"
+
+namespace pg_ark {
+
+namespace {
+
+struct PartJob {
+    size_t file;
+    size_t part;
+};
+
+Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset, const std::string &path) {
+    while (size > 0) {
+        ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoStatus(errno, fmt::format("could not write file \"{}\"", path));
+        data += n;
+        size -= static_cast<size_t>(n);
+        offset += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+}
+
+class FilePool {
+  public:
+    FilePool(Storage &storage, const RepoPath &backup_directory,
+             const std::vector<FileToRestore> &files, TransferCounters *counters)
+        : storage_(storage), backup_directory_(backup_directory), files_(files),
+          counters_(counters), remaining_(new std::atomic<size_t>[files.size()]) {}
+
+    Status CreateAll();
+    Status Run(int workers);
+
+  private:
+    void Work();
+    Status WritePart(const PartJob &job);
+    Status Finish(const FileToRestore &file, int fd);
+
+    Storage &storage_;
+    const RepoPath &backup_directory_;
+    const std::vector<FileToRestore> &files_;
+    TransferCounters *counters_;
+    std::vector<PartJob> jobs_;                    /* largest part first */
+    std::unique_ptr<std::atomic<size_t>[]> remaining_; /* parts not yet written, per file */
+    std::atomic<size_t> next_job_{0};
+    std::atomic<bool> failed_{false};
+    std::mutex mutex_;
+    Status first_error_;  // guarded by mutex_
+};
+
+Status FilePool::CreateAll() {
+    for (size_t i = 0; i < files_.size(); i++) {
+        const FileToRestore &file = files_[i];
+        std::string path = file.root->Describe(file.relative);
+        auto fd = file.root->OpenFile(file.relative, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (!fd.ok()) return fd.status();
+        if (ftruncate(fd->get(), static_cast<off_t>(file.entry->size)) != 0)
+            return ErrnoStatus(errno, fmt::format("could not set the size of file \"{}\"", path));
+        remaining_[i] = file.entry->parts.size();
+        if (file.entry->parts.empty()) PG_ARK_RETURN_IF_ERROR(Finish(file, fd->get()));
+        for (size_t part = 0; part < file.entry->parts.size(); part++) jobs_.push_back({i, part});
+    }
+    std::stable_sort(jobs_.begin(), jobs_.end(), [this](const PartJob &a, const PartJob &b) {
+        return files_[a.file].entry->parts[a.part].size > files_[b.file].entry->parts[b.part].size;
+    });
+    return Status::Ok();
+}
+
+Status FilePool::Run(int workers) {
+    size_t count = std::min(static_cast<size_t>(std::max(workers, 1)), jobs_.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < count; i++) threads.emplace_back([this] { Work(); });
+    for (std::thread &thread : threads) thread.join();
+    return first_error_;
+}
+
+void FilePool::Work() {
+    while (!failed_.load()) {
+        size_t index = next_job_.fetch_add(1);
+        if (index >= jobs_.size()) return;
+        Status status = WritePart(jobs_[index]);
+        if (!status.ok()) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!failed_.exchange(true)) first_error_ = status;
+            return;
+        }
+    }
+}
+
+Status FilePool::WritePart(const PartJob &job) {
+    const FileToRestore &file = files_[job.file];
+    const BackupPart &part = file.entry->parts[job.part];
+    auto restore_error = [&file](ErrorKind kind, const std::string &why) {
+        return Status(kind, fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
+    };
+
+    auto object = backup_directory_.Join(PartObjectName(part.object));
+    if (!object.ok()) return restore_error(ErrorKind::corrupt, object.status().message());
+    std::string what = storage_.Describe() + "/" + object->str();
+    auto in = storage_.OpenRead(*object);
+    if (!in.ok()) {
+        if (in.status().kind() == ErrorKind::not_found)
+            return restore_error(ErrorKind::corrupt, fmt::format("stored object \"{}\" is missing", what));
+        return restore_error(in.status().kind(), in.status().message());
+    }
+    auto out = file.root->OpenFile(file.relative, O_WRONLY);
+    if (!out.ok()) return out.status();
+
+    std::string path = file.root->Describe(file.relative);
+    uint64_t written = 0;
+    auto decoded = DecodeObject(
+        **in,
+        [&](const uint8_t *data, size_t size) -> Status {
+            /* Never past the part: that range belongs to another part, maybe being written. */
+            if (size > part.size - written)
+                return Status(ErrorKind::corrupt,
+                              fmt::format("stored object \"{}\" holds more than the {} bytes the "
+                                          "manifest records for it",
+                                          what, part.size));
+            PG_ARK_RETURN_IF_ERROR(PwriteAll(out->get(), data, size, part.offset + written, path));
+            written += size;
+            counters_->bytes_done += size;
+            return Status::Ok();
+        },
+        what);
+    if (!decoded.ok()) return restore_error(decoded.status().kind(), decoded.status().message());
+    /* The object is intact; it must also be the one the manifest means for this range. */
+    if (decoded->original_size != part.size || decoded->original_sha256 != part.sha256)
+        return restore_error(
+            ErrorKind::corrupt,
+            fmt::format("stored object \"{}\" is intact but does not hold bytes {} to {} of the "
+                        "file as the manifest records them (size or SHA-256 differs)",
+                        what, part.offset, part.offset + part.size));
+
+    /*
+     * Start writing the part back now, without waiting: otherwise nothing reaches the disk
+     * until the file's fsync (the page cache holds gigabytes), which then stalls its worker
+     * for the whole file. A failure here only loses the head start; fsync reports errors.
+     */
+    (void)sync_file_range(out->get(), static_cast<off_t>(part.offset),
+                          static_cast<off_t>(part.size), SYNC_FILE_RANGE_WRITE);
+    if (remaining_[job.file].fetch_sub(1) == 1) return Finish(file, out->get());
+    return Status::Ok();
+}
+
+Status FilePool::Finish(const FileToRestore &file, int fd) {
+    std::string path = file.root->Describe(file.relative);
+    if (fchmod(fd, static_cast<mode_t>(file.entry->mode & 07777)) != 0)
+        return ErrnoStatus(errno, fmt::format("could not set the mode of file \"{}\"", path));
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(file.entry->mtime);
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    if (futimens(fd, times) != 0)
+        return ErrnoStatus(errno, fmt::format("could not set the times of file \"{}\"", path));
+    PG_ARK_RETURN_IF_ERROR(FsyncFd(fd, path));
+    counters_->files_done++;
+    return Status::Ok();
+}
+
+}  // namespace
+
+Status RestoreFiles(Storage &storage, const RepoPath &backup_directory,
+                    const std::vector<FileToRestore> &files, int workers,
+                    TransferCounters *counters) {
+    FilePool pool(storage, backup_directory, files, counters);
+    PG_ARK_RETURN_IF_ERROR(pool.CreateAll());
+    return pool.Run(workers);
+}
+
+}  // namespace pg_ark

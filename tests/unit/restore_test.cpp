@@ -1,0 +1,687 @@
+/*
+ * restore_test.cpp
+ *     Tests of `pg_ark restore` (helper/src/restore.h) on repositories built by hand: parts
+ *     written through ObjectEncoder, a manifest written through the catalog. A restore must
+ *     reproduce every byte, mode, mtime and link, put tablespaces at their (remapped) locations,
+ *     refuse a non-empty target or an unknown --tablespace-map, and fail loudly on a corrupt or
+ *     swapped part, naming the file, with global/pg_control never written.
+ */
+#include "restore.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backup_lock.h"
+#include "catalog.h"
+#include "pg_files.h"
+#include "stored_object.h"
+#include "test_util.h"
+#include "wal_name.h"
+#include "wal_store.h"
+
+namespace pg_ark {
+namespace {
+
+using pg_ark_test::ListAllEntries;
+using pg_ark_test::PathExists;
+using pg_ark_test::RandomBytes;
+using pg_ark_test::ReadFileBytes;
+using pg_ark_test::TempDir;
+using pg_ark_test::WriteFileBytes;
+
+constexpr uint64_t kSysid = 7301234567890123456ull;
+constexpr const char *kCluster = "main";
+constexpr const char *kTablespaceLink = "pg_tblspc/16385";
+constexpr const char *kOriginalTablespace = "/original/location/ts1";
+constexpr const char *kBigFile = "base/5/16384";
+constexpr uint64_t kPartSize = 100000;
+
+/* What a file of the backup held, to compare with what the restore wrote. */
+struct SourceFile {
+    std::string content;
+    uint32_t mode;
+    int64_t mtime;
+};
+
+/* Builds one backup in a repository, the way the backup engine will. */
+class BackupBuilder {
+  public:
+    BackupBuilder(Repository *repository, int64_t start_time, uint64_t system_identifier = kSysid)
+        : repository_(repository) {
+        manifest_.backup.id = MakeBackupId(start_time, BackupType::full);
+        manifest_.backup.type = BackupType::full;
+        manifest_.backup.label = "test";
+        manifest_.backup.cluster = kCluster;
+        manifest_.backup.system_identifier = system_identifier;
+        manifest_.backup.pg_version = "15";
+        manifest_.backup.start_lsn = 0x3000028;
+        manifest_.backup.stop_lsn = 0x3000100;
+        manifest_.backup.timeline = 1;
+        manifest_.backup.stop_timeline = 1;
+        manifest_.backup.start_time = start_time;
+        manifest_.backup.stop_time = start_time + 5;
+        manifest_.backup.wal_start = "000000010000000000000003";
+        manifest_.backup.wal_stop = "000000010000000000000003";
+        manifest_.backup.data_checksums = true;
+        manifest_.backup.compression = Compression{};
+        manifest_.backup.part_size = kPartSize;
+        manifest_.backup.helper_version = PG_ARK_VERSION;
+    }
+
+    const std::string &id() const { return manifest_.backup.id; }
+    const std::map<std::string, SourceFile> &files() const { return files_; }
+
+    void Directory(const std::string &path, uint32_t mode = 0700) {
+        BackupEntry entry;
+        entry.path = path;
+        entry.kind = EntryKind::directory;
+        entry.mode = mode;
+        entry.mtime = 1700000000;
+        manifest_.entries.push_back(entry);
+    }
+
+    void Link(const std::string &path, const std::string &target) {
+        BackupEntry entry;
+        entry.path = path;
+        entry.kind = EntryKind::symlink;
+        entry.mode = 0777;
+        entry.mtime = 1700000000;
+        entry.link_target = target;
+        manifest_.entries.push_back(entry);
+    }
+
+    void SetPartSize(uint64_t part_size) { manifest_.backup.part_size = part_size; }
+
+    /* Stores content as parts of part_size bytes (none for an empty file). */
+    void File(const std::string &path, const std::string &content, uint32_t mode = 0600,
+              int64_t mtime = 1700000123) {
+        BackupEntry entry;
+        entry.path = path;
+        entry.kind = EntryKind::file;
+        entry.mode = mode;
+        entry.mtime = mtime;
+        entry.size = content.size();
+        uint64_t part_size = manifest_.backup.part_size;
+        for (uint64_t offset = 0; offset < content.size(); offset += part_size) {
+            uint64_t size = std::min<uint64_t>(part_size, content.size() - offset);
+            entry.parts.push_back(StorePart(content.substr(offset, size), offset));
+        }
+        manifest_.entries.push_back(entry);
+        files_[path] = {content, mode, mtime};
+    }
+
+    /* A valid object holding data, stored under the next object number. */
+    BackupPart StorePart(const std::string &data, uint64_t offset) {
+        BackupPart part;
+        part.object = next_object_++;
+        part.offset = offset;
+        part.size = data.size();
+        Storage &storage = repository_->storage();
+        auto directory = Catalog::BackupDirectory(kCluster, id());
+        EXPECT_TRUE(directory.ok());
+        auto path = directory->Join(PartObjectName(part.object));
+        EXPECT_TRUE(path.ok());
+        auto stream = storage.OpenWrite(*path, WriteMode::create_new);
+        EXPECT_TRUE(stream.ok()) << stream.status().message();
+        ObjectEncoder encoder(manifest_.backup.compression, stream->get());
+        EXPECT_TRUE(encoder.Update(data.data(), data.size()).ok());
+        EXPECT_TRUE(encoder.Finish().ok());
+        EXPECT_TRUE((*stream)->Close().ok());
+        part.stored_size = encoder.summary().stored_size;
+        part.sha256 = encoder.summary().original_sha256;
+        return part;
+    }
+
+    /* Writes backup.info and the manifest: the backup is then complete. */
+    void Commit() {
+        std::sort(manifest_.entries.begin(), manifest_.entries.end(),
+                  [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
+        BackupMetadata &backup = manifest_.backup;
+        for (const BackupEntry &entry : manifest_.entries) {
+            if (entry.kind != EntryKind::file) continue;
+            backup.file_count++;
+            backup.original_bytes += entry.size;
+            for (const BackupPart &part : entry.parts) backup.stored_bytes += part.stored_size;
+        }
+        Catalog catalog(repository_, kCluster);
+        Status info = catalog.WriteBackupInfo(backup);
+        ASSERT_TRUE(info.ok()) << info.message();
+        Status written = catalog.WriteManifest(manifest_);
+        ASSERT_TRUE(written.ok()) << written.message();
+    }
+
+    /* The stored object of a file's part, as a path on disk below repo_root. */
+    std::string ObjectPath(const std::string &repo_root, const std::string &file, size_t part) const {
+        for (const BackupEntry &entry : manifest_.entries) {
+            if (entry.path != file) continue;
+            auto directory = Catalog::BackupDirectory(kCluster, id());
+            return repo_root + "/" + directory->str() + "/" + PartObjectName(entry.parts.at(part).object);
+        }
+        ADD_FAILURE() << "no file " << file;
+        return "";
+    }
+
+  private:
+    Repository *repository_;
+    Manifest manifest_;
+    std::map<std::string, SourceFile> files_;
+    uint64_t next_object_ = 1;
+};
+
+class RestoreTest : public ::testing::Test {
+  protected:
+    RestoreTest()
+        : repo_dir_("pg_ark_restore_repo"),
+          target_dir_("pg_ark_restore_target"),
+          tablespace_dir_("pg_ark_restore_ts"),
+          repository_(MakePosixStorage(repo_dir_.path())) {}
+
+    void SetUp() override {
+        ClusterIdentity identity;
+        identity.system_identifier = kSysid;
+        identity.pg_version = "15";
+        auto init = repository_.InitCluster(kCluster, identity);
+        ASSERT_TRUE(init.ok()) << init.status().message();
+    }
+
+    /* A small data directory with everything restore must handle. */
+    void BuildTypicalBackup(BackupBuilder *backup) {
+        backup->Directory("base");
+        backup->Directory("base/1");
+        backup->Directory("base/5", 0750);
+        backup->Directory("global");
+        backup->Directory("pg_tblspc");
+        backup->Directory("pg_wal");
+        backup->Directory("pg_wal/archive_status");
+        backup->File("PG_VERSION", "15\n");
+        backup->File("postgresql.conf", "shared_buffers = 128MB\n", 0640, 1700000001);
+        backup->File("postgresql.auto.conf",
+                     "# Do not edit this file manually!\n"
+                     "work_mem = '64MB'\n"
+                     "restore_command = 'cp /old/%f %p'\n"
+                     "recovery_target_time = '2026-01-01 00:00:00'\n");
+        backup->File("backup_label", "START WAL LOCATION: 0/3000028\n");
+        backup->File("base/1/1259", RandomBytes(8192, 1));
+        backup->File(kBigFile, RandomBytes(2 * kPartSize + 1234, 2), 0600, 1700000999);
+        backup->File("base/5/empty", "");
+        backup->File("base/5/readonly", "read only\n", 0400);
+        backup->File("global/pg_control", RandomBytes(8192, 3));
+        backup->Link("log", "/var/log/postgresql");
+        backup->Link(kTablespaceLink, kOriginalTablespace);
+        backup->Directory(std::string(kTablespaceLink) + "/PG_15_202209061");
+        backup->Directory(std::string(kTablespaceLink) + "/PG_15_202209061/5");
+        backup->File(std::string(kTablespaceLink) + "/PG_15_202209061/5/16390",
+                     RandomBytes(kPartSize + 7, 4));
+        backup->Commit();
+    }
+
+    RestoreOptions Options() const {
+        RestoreOptions options;
+        options.config_path = "/etc/pg_ark.conf";
+        options.pg_ark_binary = "/usr/local/bin/pg_ark";
+        options.cluster = kCluster;
+        options.pgdata = target_dir_.Sub("data");
+        options.tablespace_map[kOriginalTablespace] = tablespace_dir_.Sub("ts1");
+        options.workers = 2;
+        return options;
+    }
+
+    /* Where a backup path ends up after a restore with Options(). */
+    std::string Restored(const std::string &path) const {
+        std::string prefix = std::string(kTablespaceLink) + "/";
+        if (path.compare(0, prefix.size(), prefix) == 0)
+            return tablespace_dir_.Sub("ts1/" + path.substr(prefix.size()));
+        return target_dir_.Sub("data/" + path);
+    }
+
+    TempDir repo_dir_;
+    TempDir target_dir_;
+    TempDir tablespace_dir_;
+    Repository repository_;
+};
+
+struct stat Lstat(const std::string &path) {
+    struct stat st {};
+    EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+    return st;
+}
+
+std::string ReadLink(const std::string &path) {
+    char buffer[4096];
+    ssize_t n = readlink(path.c_str(), buffer, sizeof buffer);
+    EXPECT_GT(n, 0) << path;
+    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
+}
+
+void FlipByte(const std::string &path, off_t offset) {
+    std::string data = ReadFileBytes(path);
+    ASSERT_LT(static_cast<size_t>(offset), data.size());
+    data[static_cast<size_t>(offset)] ^= 0x40;
+    WriteFileBytes(path, data, 0640);
+}
+
+void ExpectNames(const std::string &message, std::initializer_list<std::string> words) {
+    for (const std::string &word : words)
+        EXPECT_NE(message.find(word), std::string::npos) << "\"" << word << "\" not in: " << message;
+}
+
+TEST_F(RestoreTest, RestoresEveryByteModeMtimeAndLink) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->backup_id, backup.id());
+    EXPECT_EQ(result->files, backup.files().size());
+    uint64_t bytes = 0;
+    for (const auto &[path, file] : backup.files()) bytes += file.content.size();
+    EXPECT_EQ(result->bytes, bytes);
+
+    for (const auto &[path, file] : backup.files()) {
+        SCOPED_TRACE(path);
+        if (path == "postgresql.auto.conf") continue; /* rewritten; see below */
+        struct stat st = Lstat(Restored(path));
+        ASSERT_TRUE(S_ISREG(st.st_mode));
+        EXPECT_EQ(ReadFileBytes(Restored(path)), file.content);
+        EXPECT_EQ(st.st_mode & 07777, file.mode);
+        EXPECT_EQ(st.st_mtime, file.mtime);
+    }
+    struct stat data = Lstat(target_dir_.Sub("data"));
+    EXPECT_EQ(data.st_mode & 07777, 0700u);
+    EXPECT_EQ(Lstat(Restored("base/5")).st_mode & 07777, 0750u);
+    EXPECT_EQ(Lstat(Restored("base/1")).st_mode & 07777, 0700u);
+    EXPECT_TRUE(S_ISDIR(Lstat(Restored("pg_wal/archive_status")).st_mode));
+
+    EXPECT_TRUE(S_ISLNK(Lstat(Restored("log")).st_mode));
+    EXPECT_EQ(ReadLink(Restored("log")), "/var/log/postgresql");
+    EXPECT_TRUE(S_ISLNK(Lstat(target_dir_.Sub("data/pg_tblspc/16385")).st_mode));
+    EXPECT_EQ(ReadLink(target_dir_.Sub("data/pg_tblspc/16385")), tablespace_dir_.Sub("ts1"));
+    EXPECT_EQ(ListAllEntries(tablespace_dir_.path()), std::vector<std::string>{"ts1"});
+    EXPECT_EQ(ListAllEntries(tablespace_dir_.Sub("ts1")), std::vector<std::string>{"PG_15_202209061"});
+    EXPECT_FALSE(PathExists(kOriginalTablespace));
+
+    EXPECT_EQ(ReadFileBytes(Restored("recovery.signal")), "");
+    EXPECT_EQ(ReadFileBytes(Restored("postgresql.auto.conf")),
+              "# Do not edit this file manually!\n"
+              "work_mem = '64MB'\n"
+              "# added by pg_ark restore of backup " + backup.id() + "\n"
+              "restore_command = '/usr/local/bin/pg_ark archive-get --config /etc/pg_ark.conf "
+              "--cluster main %f \"%p\"'\n");
+}
+
+TEST_F(RestoreTest, NewestCompleteBackupByDefaultAndSetPicksAnother) {
+    BackupBuilder older(&repository_, 1763789473);
+    older.Directory("global");
+    older.File("global/pg_control", "old control");
+    older.Commit();
+    BackupBuilder newer(&repository_, 1763799999);
+    newer.Directory("global");
+    newer.File("global/pg_control", "new control");
+    newer.Commit();
+
+    RestoreOptions options = Options();
+    options.tablespace_map.clear();
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->backup_id, newer.id());
+    EXPECT_EQ(ReadFileBytes(target_dir_.Sub("data/global/pg_control")), "new control");
+
+    options.pgdata = target_dir_.Sub("other");
+    options.set = older.id();
+    result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->backup_id, older.id());
+    EXPECT_EQ(ReadFileBytes(target_dir_.Sub("other/global/pg_control")), "old control");
+}
+
+TEST_F(RestoreTest, EmptyExistingTargetIsUsedAndKeepsItsMode) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    ASSERT_EQ(mkdir(target_dir_.Sub("data").c_str(), 0750), 0);
+    ASSERT_EQ(chmod(target_dir_.Sub("data").c_str(), 0750), 0);
+    auto result = Restore(repository_, Options());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(Lstat(target_dir_.Sub("data")).st_mode & 07777, 0750u);
+    EXPECT_TRUE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(RestoreTest, NonEmptyTargetRefusedUntouched) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    ASSERT_EQ(mkdir(target_dir_.Sub("data").c_str(), 0700), 0);
+    WriteFileBytes(target_dir_.Sub("data/.keep"), "mine");
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(),
+                {"target directory \"" + target_dir_.Sub("data") + "\" is not empty",
+                 "restore needs an empty or absent directory"});
+    EXPECT_EQ(ListAllEntries(target_dir_.Sub("data")), std::vector<std::string>{".keep"});
+    EXPECT_TRUE(ListAllEntries(tablespace_dir_.path()).empty());
+}
+
+TEST_F(RestoreTest, TargetThatIsAFileRefused) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    WriteFileBytes(target_dir_.Sub("data"), "a file");
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    EXPECT_EQ(ReadFileBytes(target_dir_.Sub("data")), "a file");
+}
+
+TEST_F(RestoreTest, NonEmptyTablespaceLocationRefusedBeforeWriting) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    ASSERT_EQ(mkdir(tablespace_dir_.Sub("ts1").c_str(), 0700), 0);
+    WriteFileBytes(tablespace_dir_.Sub("ts1/other"), "x");
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(), {"tablespace location", tablespace_dir_.Sub("ts1")});
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+TEST_F(RestoreTest, UnknownTablespaceMapRefused) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    RestoreOptions options = Options();
+    options.tablespace_map["/not/a/tablespace"] = tablespace_dir_.Sub("x");
+
+    auto result = Restore(repository_, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    ExpectNames(result.status().message(), {"/not/a/tablespace", kOriginalTablespace});
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+    EXPECT_TRUE(ListAllEntries(tablespace_dir_.path()).empty());
+}
+
+TEST_F(RestoreTest, RelativeTablespaceMapTargetRefused) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    RestoreOptions options = Options();
+    options.tablespace_map[kOriginalTablespace] = "relative/ts";
+    auto result = Restore(repository_, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+TEST_F(RestoreTest, CorruptPartFailsNamingFileAndNeverWritesPgControl) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    std::string object = backup.ObjectPath(repo_dir_.path(), kBigFile, 1);
+    FlipByte(object, 40);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {kBigFile, object, "incomplete"});
+    EXPECT_FALSE(PathExists(Restored("global/pg_control")));
+    EXPECT_FALSE(PathExists(Restored("recovery.signal")));
+}
+
+TEST_F(RestoreTest, SwappedPartFailsNamingFile) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    /* Two intact objects of the same size, each where the other should be. */
+    std::string first = backup.ObjectPath(repo_dir_.path(), kBigFile, 0);
+    std::string second = backup.ObjectPath(repo_dir_.path(), kBigFile, 1);
+    std::string saved = ReadFileBytes(first);
+    WriteFileBytes(first, ReadFileBytes(second), 0640);
+    WriteFileBytes(second, saved, 0640);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {kBigFile, "manifest"});
+    EXPECT_FALSE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(RestoreTest, PartOfAnotherFileFails) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    /* An intact object of a different size in place of PG_VERSION's. */
+    std::string version = backup.ObjectPath(repo_dir_.path(), "PG_VERSION", 0);
+    WriteFileBytes(version, ReadFileBytes(backup.ObjectPath(repo_dir_.path(), "base/1/1259", 0)), 0640);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {"PG_VERSION", version});
+    EXPECT_FALSE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(RestoreTest, MissingPartIsCorrupt) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    std::string object = backup.ObjectPath(repo_dir_.path(), "base/1/1259", 0);
+    ASSERT_EQ(unlink(object.c_str()), 0);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {"base/1/1259", object, "missing"});
+    EXPECT_FALSE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(RestoreTest, CorruptPgControlLeavesNoValidControlFile) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    FlipByte(backup.ObjectPath(repo_dir_.path(), "global/pg_control", 0), 100);
+
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {"global/pg_control"});
+    EXPECT_NE(ReadFileBytes(Restored("global/pg_control")), backup.files().at("global/pg_control").content);
+}
+
+TEST_F(RestoreTest, ManyWorkersManyParts) {
+    BackupBuilder backup(&repository_, 1763789473);
+    backup.Directory("base");
+    backup.Directory("global");
+    std::map<std::string, std::string> contents;
+    for (int i = 0; i < 12; i++) {
+        std::string path = "base/" + std::to_string(16384 + i);
+        contents[path] = RandomBytes(static_cast<size_t>(i) * 37001 + 1, 100 + i);
+        backup.File(path, contents[path]);
+    }
+    backup.File("global/pg_control", RandomBytes(8192, 9));
+    backup.Commit();
+    RestoreOptions options = Options();
+    options.tablespace_map.clear();
+    options.workers = 7;
+
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    for (const auto &[path, content] : contents) EXPECT_EQ(ReadFileBytes(Restored(path)), content) << path;
+}
+
+TEST_F(RestoreTest, TablespaceAtItsOriginalLocationWhenNotMapped) {
+    BackupBuilder backup(&repository_, 1763789473);
+    std::string original = tablespace_dir_.Sub("original");
+    backup.Directory("global");
+    backup.Directory("pg_tblspc");
+    backup.File("global/pg_control", "control");
+    backup.Link(kTablespaceLink, original);
+    backup.Directory(std::string(kTablespaceLink) + "/PG_15_202209061");
+    backup.File(std::string(kTablespaceLink) + "/PG_15_202209061/f", "in tablespace");
+    backup.Commit();
+    RestoreOptions options = Options();
+    options.tablespace_map.clear();
+
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(ReadLink(target_dir_.Sub("data/pg_tblspc/16385")), original);
+    EXPECT_EQ(ReadFileBytes(original + "/PG_15_202209061/f"), "in tablespace");
+    EXPECT_EQ(Lstat(original).st_mode & 07777, 0700u);
+}
+
+TEST_F(RestoreTest, LeavesOutTablespaceMapAndStandbySignal) {
+    BackupBuilder backup(&repository_, 1763789473);
+    backup.Directory("global");
+    backup.File("global/pg_control", "control");
+    backup.File("tablespace_map", "16385 /original/location/ts1\n");
+    backup.File("standby.signal", "");
+    backup.Commit();
+    RestoreOptions options = Options();
+    options.tablespace_map.clear();
+
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_FALSE(PathExists(Restored("tablespace_map")));
+    EXPECT_FALSE(PathExists(Restored("standby.signal")));
+    EXPECT_TRUE(PathExists(Restored("recovery.signal")));
+    EXPECT_EQ(result->files, 1u);
+}
+
+TEST_F(RestoreTest, LinkedPgWalBecomesADirectory) {
+    BackupBuilder backup(&repository_, 1763789473);
+    backup.Directory("global");
+    backup.File("global/pg_control", "control");
+    backup.Link("pg_wal", "/mnt/wal/original");
+    backup.Commit();
+    RestoreOptions options = Options();
+    options.tablespace_map.clear();
+
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    struct stat st = Lstat(Restored("pg_wal"));
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST_F(RestoreTest, NoBackupIsNotFound) {
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::not_found);
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+TEST_F(RestoreTest, UnknownSetRefused) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    RestoreOptions options = Options();
+    options.set = "20200101-000000F";
+    auto result = Restore(repository_, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.status().message().find("20200101-000000F"), std::string::npos)
+        << result.status().message();
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+TEST_F(RestoreTest, RunningAndFailedBackupsRefused) {
+    BackupBuilder complete(&repository_, 1763789473);
+    BuildTypicalBackup(&complete);
+    Catalog catalog(&repository_, kCluster);
+    BackupMetadata failed;
+    failed.id = MakeBackupId(1763790000, BackupType::full);
+    failed.cluster = kCluster;
+    failed.system_identifier = kSysid;
+    ASSERT_TRUE(catalog.WriteBackupInfo(failed).ok());
+    ASSERT_TRUE(catalog.WriteFailure(failed.id, "disk on fire").ok());
+    BackupMetadata running = failed;
+    running.id = MakeBackupId(1763799999, BackupType::full);
+    ASSERT_TRUE(catalog.WriteBackupInfo(running).ok());
+    auto lock = BackupLock::Acquire(repo_dir_.path(), kCluster, running.id);
+    ASSERT_TRUE(lock.ok()) << lock.status().message();
+
+    RestoreOptions options = Options();
+    options.set = running.id;
+    auto result = Restore(repository_, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(), {running.id, "running"});
+
+    options.set = failed.id;
+    result = Restore(repository_, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    ExpectNames(result.status().message(), {failed.id, "disk on fire"});
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+
+    /* Without --set, the newest complete one, past both. */
+    options.set.clear();
+    result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->backup_id, complete.id());
+}
+
+TEST_F(RestoreTest, WorkersOutOfRangeRefused) {
+    BackupBuilder backup(&repository_, 1763789473);
+    BuildTypicalBackup(&backup);
+    for (int workers : {0, 65}) {
+        RestoreOptions options = Options();
+        options.workers = workers;
+        auto result = Restore(repository_, options);
+        ASSERT_FALSE(result.ok());
+        EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    }
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+/* Adds everything below relative (in root) to a backup, but WAL, as a base backup would. */
+void AddTree(BackupBuilder *backup, const std::string &root, const std::string &relative) {
+    for (const std::string &name : ListAllEntries(relative.empty() ? root : root + "/" + relative)) {
+        std::string path = relative.empty() ? name : relative + "/" + name;
+        if (path == "postmaster.pid" || path == "postmaster.opts") continue;
+        struct stat st = Lstat(root + "/" + path);
+        if (relative == "pg_wal" && S_ISREG(st.st_mode)) continue;
+        if (S_ISDIR(st.st_mode)) {
+            backup->Directory(path, st.st_mode & 07777);
+            AddTree(backup, root, path);
+        } else if (S_ISLNK(st.st_mode)) {
+            backup->Link(path, ReadLink(root + "/" + path));
+            if (relative == "pg_tblspc") AddTree(backup, root, path); /* the tablespace's contents */
+        } else {
+            backup->File(path, ReadFileBytes(root + "/" + path), st.st_mode & 07777, st.st_mtime);
+        }
+    }
+}
+
+/*
+ * Not a test: stores a stopped PostgreSQL data directory as a full backup of cluster "main"
+ * (64 MiB parts, zstd -1) and archives its WAL segments, so a restore of it recovers through
+ * restore_command; for bench/restore_bench.sh. PG_ARK_BENCH_PGDATA names the data directory,
+ * PG_ARK_BENCH_REPO the repository. Run with --gtest_also_run_disabled_tests
+ * --gtest_filter=RestoreBench.*; it prints the backup id.
+ */
+TEST(RestoreBench, DISABLED_StoreDataDirectory) {
+    const char *pgdata = getenv("PG_ARK_BENCH_PGDATA");
+    const char *repo = getenv("PG_ARK_BENCH_REPO");
+    ASSERT_TRUE(pgdata != nullptr && repo != nullptr) << "set PG_ARK_BENCH_PGDATA and PG_ARK_BENCH_REPO";
+    Repository repository(MakePosixStorage(repo));
+    auto identity = ReadClusterIdentity(pgdata);
+    ASSERT_TRUE(identity.ok()) << identity.status().message();
+    auto init = repository.InitCluster(kCluster, *identity);
+    ASSERT_TRUE(init.ok()) << init.status().message();
+    WalStore wal(&repository);
+    std::string wal_directory = std::string(pgdata) + "/pg_wal";
+    for (const std::string &name : ListAllEntries(wal_directory)) {
+        if (ClassifyWalName(name.c_str()) != WalFileKind::segment &&
+            ClassifyWalName(name.c_str()) != WalFileKind::history)
+            continue;
+        pg_ark_test::ReadFd fd(wal_directory + "/" + name);
+        auto pushed = wal.Push(kCluster, identity->system_identifier, name, fd.fd, Compression{});
+        ASSERT_TRUE(pushed.ok()) << pushed.status().message();
+    }
+    BackupBuilder backup(&repository, time(nullptr), identity->system_identifier);
+    backup.SetPartSize(64ull << 20);
+    AddTree(&backup, pgdata, "");
+    backup.Commit();
+    printf("backup %s\n", backup.id().c_str());
+}
+
+}  // namespace
+}  // namespace pg_ark
