@@ -125,6 +125,8 @@ need_common
 (( DO_PGBR )) && need_pgbackrest
 (( DO_PGBB )) && { command -v zstd >/dev/null || die "zstd is needed to restore pg_basebackup's tar backup"; }
 (( PROFILE )) && { command -v perf >/dev/null || die "--profile needs perf (linux-perf)"; }
+TIME_BIN=/usr/bin/time
+(( DO_ARK )) && { [[ -x $TIME_BIN ]] || die "$TIME_BIN (GNU time) is needed to measure pg_ark restore's CPU time"; }
 [[ -d $WORKDIR ]] || die "--workdir \"$WORKDIR\" is not a directory"
 WORKDIR=$(cd "$WORKDIR" && pwd)
 
@@ -166,9 +168,11 @@ timed() {
 }
 
 # set_archiving none|pg_ark|pgbackrest: the source cluster's run-time settings (bench_run.conf,
-# included last by its postgresql.conf), then a reload. Uses ARK_CONF / PGBR_CONF.
+# included last by its postgresql.conf). A running cluster is restarted when the mode changes:
+# after a reload, an archiver restarted for a new archive_library may start before the
+# postmaster has re-read the file and keep the old library.
 set_archiving() {
-    local mode=$1
+    local mode=$1 previous=$ARCHIVING
     {
         echo "# written by backup_bench.sh for this run"
         echo "port = $PGPORT_BENCH"
@@ -190,9 +194,9 @@ set_archiving() {
     } >"$SRC/bench_run.conf"
     chown postgres: "$SRC/bench_run.conf"
     ARCHIVING=$mode
-    if [[ " ${RUNNING_PGDATAS[*]} " == *" $SRC "* ]]; then
-        reload_cluster "$SRC"
-        sleep 0.2 # the archiver restarts when archive_library changes
+    if [[ $mode != "$previous" && " ${RUNNING_PGDATAS[*]} " == *" $SRC "* ]]; then
+        stop_cluster "$SRC" fast
+        start_cluster "$SRC" "$SRC_LOG"
     fi
 }
 
@@ -240,6 +244,9 @@ EOF
         die "$name: restored data differ from the source: got \"$got\", expected \"$SRC_CHECK\" (log: $log)"
     note "$name: restored cluster verified (pgbench_accounts sum|count|hash = $got)"
 }
+
+ARK_BACKUP_CPU=""; ARK_RESTORE_CPU=""
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, all threads
 
 declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
 ORDER=()
@@ -329,7 +336,8 @@ BB_DIR=$RUN_DIR/basebackup
 
 # run_pg_ark [profile]: one backup and one restore (with "profile": under perf, not recorded).
 run_pg_ark() {
-    local profile=${1:-} helper_log=$RUN_DIR/ark-$run.helper.log id status stored backup_us perf_pid
+    local profile=${1:-} helper_log=$RUN_DIR/ark-$run.helper.log id status stored backup_us perf_pid \
+        ticks0 cpu
     rm -rf "$ARK_REPO"
     install -d -o postgres -g postgres -m 0750 "$ARK_REPO"
     write_pg_ark_conf "$ARK_CONF" "$ARK_REPO" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$SRC" \
@@ -348,9 +356,12 @@ run_pg_ark() {
         perf_pid=$!
         sleep 1
     fi
+    ticks0=$(proc_cpu_ticks "$HELPER_PID")
     timed "$RUN_DIR/ark-$run.backup.log" psql_q -F ' ' \
         -c "SELECT backup_id, status, stored_bytes FROM backup_start_full(label => 'backup_bench')"
     backup_us=$ELAPSED_US
+    ARK_BACKUP_CPU=$(awk -v t="$(( $(proc_cpu_ticks "$HELPER_PID") - ticks0 ))" -v hz="$(getconf CLK_TCK)" \
+        -v u="$backup_us" 'BEGIN { printf "%.2f s of CPU in the helper over %.2f s (%.2f CPUs busy)", t / hz, u / 1e6, t / hz / (u / 1e6) }')
     if [[ $profile == profile ]]; then
         kill -INT "$perf_pid"; wait "$perf_pid" || true
     fi
@@ -366,11 +377,17 @@ run_pg_ark() {
             runuser -u postgres -- "$PG_ARK" restore --config "$ARK_CONF" --cluster "$CLUSTER" \
             --set "$id" --pgdata "$RESTORE_DIR"
     else
-        timed "$RUN_DIR/ark-$run.restore.log" as_pg "$PG_ARK" restore --config "$ARK_CONF" \
+        # /usr/bin/time reports the restore's CPU time (user, system) after the restore's output.
+        timed "$RUN_DIR/ark-$run.restore.log" "$TIME_BIN" -f 'cpu %U %S' \
+            runuser -u postgres -- "$PG_ARK" restore --config "$ARK_CONF" \
             --cluster "$CLUSTER" --set "$id" --pgdata "$RESTORE_DIR"
         record pg_ark "$backup_us" "$stored" "$ELAPSED_US"
+        read -r _ user sys < <(grep '^cpu ' "$RUN_DIR/ark-$run.restore.log" | tail -n 1)
+        ARK_RESTORE_CPU=$(awk -v a="$user" -v b="$sys" -v u="$ELAPSED_US" \
+            'BEGIN { printf "%.2f s of CPU (user %.2f, system %.2f) over %.2f s (%.2f CPUs busy)", a + b, a, b, u / 1e6, (a + b) / (u / 1e6) }')
+        note "pg_ark backup: $ARK_BACKUP_CPU; restore: $ARK_RESTORE_CPU"
         grep -i -E 'backup|restore' "$helper_log" | tail -n 5 | sed 's/^/    helper: /' >&2 || true
-        sed 's/^/    restore: /' "$RUN_DIR/ark-$run.restore.log" | tail -n 3 >&2
+        grep -v '^cpu ' "$RUN_DIR/ark-$run.restore.log" | tail -n 3 | sed 's/^/    restore: /' >&2
     fi
     verify_restore pg_ark
     set_archiving none
@@ -466,12 +483,12 @@ if (( PROFILE )); then
     run=profile
     run_pg_ark profile
     for what in backup restore; do
-        PROFILE_TEXT+="--- perf: pg_ark $what, by thread and symbol (self time, >= 1%) ---"$'\n'
+        PROFILE_TEXT+="--- perf: pg_ark $what, samples by library (self time) ---"$'\n'
         PROFILE_TEXT+=$(perf report -i "$RUN_DIR/perf-$what.data" --stdio --no-children -g none \
-            --percent-limit 1 --sort comm,dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40)$'\n'
-        PROFILE_TEXT+="--- perf: pg_ark $what, by thread ---"$'\n'
+            --percent-limit 0.5 --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15)$'\n'
+        PROFILE_TEXT+="--- perf: pg_ark $what, by symbol (self time, >= 0.7%) ---"$'\n'
         PROFILE_TEXT+=$(perf report -i "$RUN_DIR/perf-$what.data" --stdio --no-children -g none \
-            --sort comm 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 12)$'\n'
+            --percent-limit 0.7 --sort dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40)$'\n'
     done
 fi
 
@@ -501,6 +518,10 @@ echo "pg_basebackup's stored size includes the WAL it streamed; pg_ark's and pgB
 echo "plain \"restore\" = cp -a + sync -f; tar restore = zstd -d | tar -x + sync -f; every restore verified by starting it."
 if (( BUSY_RUNS > 0 )); then
     echo "note: $BUSY_RUNS timed step(s) started on a busy machine (see stderr): compare ratios, not times"
+fi
+if (( DO_ARK )); then
+    echo "pg_ark (last run): backup $ARK_BACKUP_CPU"
+    echo "pg_ark (last run): restore $ARK_RESTORE_CPU"
 fi
 [[ -n $PROFILE_TEXT ]] && printf '%s' "$PROFILE_TEXT"
 (( KEEP_DB )) && echo "database kept in $DB_DIR (reuse it with --reuse --scale $SCALE; remove it with rm -rf)"

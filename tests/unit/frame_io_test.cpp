@@ -161,7 +161,7 @@ TEST(FrameIoTest, EndOfStreamInsidePayloadIsProtocol) {
 TEST(FrameIoTest, MalformedHeadersAreProtocol) {
     std::vector<std::vector<uint8_t>> bad;
     bad.push_back(std::vector<uint8_t>(16, 0xAB));                            /* bad magic */
-    bad.push_back(Header(static_cast<wire::MessageType>(9), 1, 0));           /* bad type */
+    bad.push_back(Header(static_cast<wire::MessageType>(99), 1, 0));          /* bad type */
     bad.push_back(Header(wire::MessageType::ping, 1, wire::kMaxPayload + 1)); /* too large */
     std::vector<uint8_t> version = Header(wire::MessageType::ping, 1, 0);
     version[5] = 2;
