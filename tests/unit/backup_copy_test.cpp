@@ -318,6 +318,15 @@ TEST_F(ScanTest, SkipsSocketsAndFifos) {
     EXPECT_EQ(Describe(Scan()), (std::vector<std::string>{"PG_VERSION file"}));
 }
 
+TEST_F(ScanTest, DataDirectoryMayBeALink) {
+    Put(pgdata_, "base/1/16384");
+    Link(pgdata_, root_.Sub("link_to_pgdata"));
+    Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(root_.Sub("link_to_pgdata"), 131072);
+    ASSERT_TRUE(scanned.ok()) << scanned.status().message();
+    EXPECT_EQ(Describe(*scanned),
+              (std::vector<std::string>{"base dir", "base/1 dir", "base/1/16384 file"}));
+}
+
 TEST_F(ScanTest, MissingDataDirectoryIsAnError) {
     Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(root_.Sub("nowhere"), 131072);
     ASSERT_FALSE(scanned.ok());
