@@ -64,7 +64,8 @@ void FillPage(char *page, uint32_t block, uint32_t *aid, std::mt19937_64 *rng) {
         }
         memset(filler + kDigits, ' ', 84 - kDigits);
     }
-    uint32_t lsn_high = static_cast<uint32_t>(kPageLsn >> 32), lsn_low = static_cast<uint32_t>(kPageLsn);
+    uint32_t lsn_high = static_cast<uint32_t>(kPageLsn >> 32),
+             lsn_low = static_cast<uint32_t>(kPageLsn);
     memcpy(page, &lsn_high, 4);
     memcpy(page + 4, &lsn_low, 4);
     uint16_t checksum = PgArkPageChecksum(page, block);
@@ -76,7 +77,8 @@ int Generate(const std::string &pgdata, uint64_t mib) {
     for (const std::string &path : {pgdata, pgdata + "/base", directory}) mkdir(path.c_str(), 0700);
     std::string version = pgdata + "/PG_VERSION";
     FILE *file = fopen(version.c_str(), "w");
-    if (file == nullptr || fputs("15\n", file) < 0 || fclose(file) != 0) return Fail("cannot write " + version);
+    if (file == nullptr || fputs("15\n", file) < 0 || fclose(file) != 0)
+        return Fail("cannot write " + version);
 
     uint64_t total = mib << 20;
     std::mt19937_64 rng(42);
@@ -89,7 +91,8 @@ int Generate(const std::string &pgdata, uint64_t mib) {
         uint64_t size = std::min(kSegmentBytes, total - segment * kSegmentBytes);
         std::string buffer;
         for (uint64_t offset = 0; offset < size; offset += kPage) {
-            FillPage(&page[0], static_cast<uint32_t>((segment * kSegmentBytes + offset) / kPage), &aid, &rng);
+            FillPage(&page[0], static_cast<uint32_t>((segment * kSegmentBytes + offset) / kPage),
+                     &aid, &rng);
             buffer += page;
             if (buffer.size() >= (8u << 20) || offset + kPage >= size) {
                 if (write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()))
@@ -103,21 +106,25 @@ int Generate(const std::string &pgdata, uint64_t mib) {
     return 0;
 }
 
-int Copy(const std::string &pgdata, const std::string &repo, int workers, int level, bool checksums) {
+int Copy(const std::string &pgdata, const std::string &repo, int workers, int level,
+         bool checksums) {
     CopyOptions options;
     options.pgdata = pgdata;
     options.start_lsn = kPageLsn + 1;
     options.data_checksums = checksums;
     options.workers = workers;
-    options.compression = level == 0 ? Compression{CompressType::none, 1} : Compression{CompressType::zstd, level};
+    options.compression =
+        level == 0 ? Compression{CompressType::none, 1} : Compression{CompressType::zstd, level};
     std::unique_ptr<Storage> storage = MakePosixStorage(repo);
     Result<RepoPath> backup = RepoPath::Make(fmt::format("bench/backup/{}", getpid()));
     if (!backup.ok()) return Fail(backup.status().message());
 
     CopyControl control;
     auto start = std::chrono::steady_clock::now();
-    Result<std::vector<BackupEntry>> entries = CopyDataDirectory(*storage, *backup, options, &control);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Result<std::vector<BackupEntry>> entries =
+        CopyDataDirectory(*storage, *backup, options, &control);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!entries.ok()) return Fail(entries.status().message());
 
     uint64_t bytes = 0, stored = 0, bad = 0;
@@ -141,8 +148,9 @@ int main(int argc, char **argv) {
     if (mode == "generate" && argc == 4) return Generate(argv[2], strtoull(argv[3], nullptr, 10));
     if (mode == "copy" && argc == 7)
         return Copy(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]) != 0);
-    fprintf(stderr,
-            "usage: copy_engine_bench generate <pgdata> <MiB>\n"
-            "       copy_engine_bench copy <pgdata> <repo> <workers> <zstd level|0> <checksums 0|1>\n");
+    fprintf(
+        stderr,
+        "usage: copy_engine_bench generate <pgdata> <MiB>\n"
+        "       copy_engine_bench copy <pgdata> <repo> <workers> <zstd level|0> <checksums 0|1>\n");
     return 2;
 }

@@ -6,7 +6,8 @@
  * then go into one queue, largest first, so a big relation is spread over all workers and the
  * small files fill the gaps at the end. A worker reads its part in 1 MiB chunks with pread,
  * asking the kernel for the next chunk (POSIX_FADV_WILLNEED) before it checks and compresses the
- * current one, so the disk reads while the CPU compresses. Parts of one file learn its fate
+ * current one, so the disk reads while the CPU compresses; the finished part is committed by a
+ * StreamCommitter while the worker goes on with the next. Parts of one file learn its fate
  * through a shared FileState: whether it vanished, and the lowest end of file any part met.
  * When every worker is done the entries are assembled from the scan, dropping what vanished and
  * the parts beyond a file's new end, and removing their objects.
@@ -19,8 +20,6 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
-#include <system_error>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -28,6 +27,8 @@
 #include "log.h"
 #include "pg_page_checksum.h"
 #include "stored_object.h"
+#include "stream_committer.h"
+#include "thread_group.h"
 #include "unique_fd.h"
 
 namespace pg_ark {
@@ -85,33 +86,6 @@ class FirstError {
     std::atomic<bool> stop_{false};
 };
 
-/* Joins its threads however the scope is left; whoever leaves early must stop them first. */
-class ThreadGroup {
-  public:
-    ThreadGroup() = default;
-    ThreadGroup(const ThreadGroup &) = delete;
-    ThreadGroup &operator=(const ThreadGroup &) = delete;
-    ~ThreadGroup() { Join(); }
-
-    template <typename Function>
-    Status Start(Function function) {
-        try {
-            threads_.emplace_back(std::move(function));
-        } catch (const std::system_error &error) {
-            return Status(ErrorKind::internal,
-                          fmt::format("could not start a copy thread: {}", error.what()));
-        }
-        return Status::Ok();
-    }
-    void Join() {
-        for (std::thread &thread : threads_) thread.join();
-        threads_.clear();
-    }
-
-  private:
-    std::vector<std::thread> threads_;
-};
-
 /* pread until size bytes or end of file; returns the bytes read. */
 Result<size_t> ReadAt(int fd, char *buffer, size_t size, uint64_t offset, const std::string &path) {
     size_t done = 0;
@@ -127,6 +101,17 @@ Result<size_t> ReadAt(int fd, char *buffer, size_t size, uint64_t offset, const 
     return done;
 }
 
+/* Counts a part as done; the file is done with its last part. */
+void PartDone(FileState &file, CopyControl *control) {
+    if (--file.parts_left == 0) control->files_done++;
+}
+
+Status InFile(const Status &status, const SourceEntry &source) {
+    if (status.ok()) return status;
+    return Status(status.kind(),
+                  fmt::format("could not back up file \"{}\": {}", source.path, status.message()));
+}
+
 bool AllZero(const char *data, size_t size) {
     return data[0] == 0 && memcmp(data, data + 1, size - 1) == 0;
 }
@@ -134,11 +119,12 @@ bool AllZero(const char *data, size_t size) {
 class Worker {
   public:
     Worker(Storage &storage, const RepoPath &backup_directory, const CopyOptions &options,
-           CopyControl *control, FirstError *error)
+           CopyControl *control, StreamCommitter *committer, FirstError *error)
         : storage_(storage),
           backup_directory_(backup_directory),
           options_(options),
           control_(control),
+          committer_(committer),
           error_(error),
           buffer_(new char[kChunkSize]) {}
 
@@ -158,15 +144,19 @@ class Worker {
     Status CopyPart(FileState &file, size_t index) {
         uint64_t length = file.PartLength(index);
         uint64_t copied = 0;
-        Status status =
-            Stopping() || file.vanished ? Status::Ok() : Store(file, index, length, &copied);
+        bool submitted = false;
+        Status status = Stopping() || file.vanished
+                            ? Status::Ok()
+                            : Store(file, index, length, &copied, &submitted);
         /* Progress covers the scanned bytes, so it ends at bytes_total whatever the file did. */
         control_->bytes_done += length - copied;
-        if (status.ok() && --file.parts_left == 0) control_->files_done++;
+        if (status.ok() && !submitted) PartDone(file, control_);
         return status;
     }
 
-    Status Store(FileState &file, size_t index, uint64_t length, uint64_t *copied) {
+    /* Stores a part and, unless the file vanished, submits it for its commit. */
+    Status Store(FileState &file, size_t index, uint64_t length, uint64_t *copied,
+                 bool *submitted) {
         const SourceEntry &source = *file.source;
         BackupPart &part = file.parts[index];
         std::string full = options_.pgdata + "/" + source.path;
@@ -211,11 +201,17 @@ class Worker {
             }
         }
         PG_ARK_RETURN_IF_ERROR(InFile(encoder.Finish(), source));
-        PG_ARK_RETURN_IF_ERROR(InFile((*stream)->Close(), source));
         part.size = *copied;
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
-        file.stored[index] = 1;
+        CopyControl *control = control_;
+        FirstError *error = error_;
+        committer_->Submit(std::move(*stream), [&file, index, control, error](Status closed) {
+            if (!closed.ok()) return error->Record(InFile(closed, *file.source));
+            file.stored[index] = 1;
+            PartDone(file, control);
+        });
+        *submitted = true;
         return Status::Ok();
     }
 
@@ -247,16 +243,11 @@ class Worker {
         return AllZero(page, PG_ARK_PAGE_SIZE); /* a new page has no checksum yet */
     }
 
-    static Status InFile(const Status &status, const SourceEntry &source) {
-        if (status.ok()) return status;
-        return Status(status.kind(), fmt::format("could not back up file \"{}\": {}", source.path,
-                                                 status.message()));
-    }
-
     Storage &storage_;
     const RepoPath &backup_directory_;
     const CopyOptions &options_;
     CopyControl *control_;
+    StreamCommitter *committer_;
     FirstError *error_;
     std::unique_ptr<char[]> buffer_; /* one chunk, reused for every part */
 };
@@ -358,20 +349,23 @@ Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage,
 
     FirstError error;
     std::atomic<size_t> next{0};
+    /* Commits wait on the disk, not the CPU: twice as many as workers keep it busy. */
+    StreamCommitter committer(2 * options.workers, 2 * static_cast<size_t>(options.workers));
+    Status started = committer.Start();
+    if (!started.ok()) error.Record(std::move(started));
     {
         std::vector<std::unique_ptr<Worker>> workers;
         ThreadGroup threads;
-        for (int i = 0; i < options.workers; i++) {
-            workers.push_back(
-                std::make_unique<Worker>(storage, backup_directory, options, control, &error));
+        for (int i = 0; i < options.workers && !error.stopped(); i++) {
+            workers.push_back(std::make_unique<Worker>(storage, backup_directory, options, control,
+                                                       &committer, &error));
             Worker *worker = workers.back().get();
-            Status started = threads.Start([worker, &queue, &next] { worker->Run(queue, &next); });
-            if (!started.ok()) {
-                error.Record(std::move(started));
-                break;
-            }
+            started = threads.Start([worker, &queue, &next] { worker->Run(queue, &next); });
+            if (!started.ok()) error.Record(std::move(started));
         }
     }
+    if (error.stopped()) committer.Abandon();
+    committer.Finish();
     Status status = error.Take();
     if (!status.ok()) return status;
 

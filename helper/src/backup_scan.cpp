@@ -122,7 +122,8 @@ class Scanner {
             return Status(ErrorKind::invalid_argument, "segment_blocks must be positive");
         PG_ARK_RETURN_IF_ERROR(FindTablespaceLocations());
         UniqueDir root;
-        PG_ARK_RETURN_IF_ERROR(Open(pgdata_, &root));
+        /* The data directory itself may well be a link (/var/lib/postgresql/15/main). */
+        PG_ARK_RETURN_IF_ERROR(Open(pgdata_ + "/.", &root));
         if (root.dir == nullptr)
             return Status(ErrorKind::not_found,
                           fmt::format("data directory \"{}\" does not exist", pgdata_));

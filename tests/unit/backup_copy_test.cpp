@@ -318,6 +318,15 @@ TEST_F(ScanTest, SkipsSocketsAndFifos) {
     EXPECT_EQ(Describe(Scan()), (std::vector<std::string>{"PG_VERSION file"}));
 }
 
+TEST_F(ScanTest, DataDirectoryMayBeALink) {
+    Put(pgdata_, "base/1/16384");
+    Link(pgdata_, root_.Sub("link_to_pgdata"));
+    Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(root_.Sub("link_to_pgdata"), 131072);
+    ASSERT_TRUE(scanned.ok()) << scanned.status().message();
+    EXPECT_EQ(Describe(*scanned),
+              (std::vector<std::string>{"base dir", "base/1 dir", "base/1/16384 file"}));
+}
+
 TEST_F(ScanTest, MissingDataDirectoryIsAnError) {
     Result<std::vector<SourceEntry>> scanned = ScanDataDirectory(root_.Sub("nowhere"), 131072);
     ASSERT_FALSE(scanned.ok());
@@ -336,7 +345,21 @@ TEST_F(ScanTest, UnreadableDirectoryIsAnError) {
 
 /* ---------------------------------------------------------------- copy */
 
-/* Posix storage that can run a hook on (or fail) a given OpenWrite call, counting from 1. */
+/* Makes its stream's Close() fail. */
+class FailingCloseStream : public WriteStream {
+  public:
+    explicit FailingCloseStream(std::unique_ptr<WriteStream> inner) : inner_(std::move(inner)) {}
+    Status Write(const void *data, size_t size) override { return inner_->Write(data, size); }
+    Status Close() override { return Status(ErrorKind::io_error, "fsync failed"); }
+
+  private:
+    std::unique_ptr<WriteStream> inner_;
+};
+
+/*
+ * Posix storage that can run a hook on (or fail) a given OpenWrite call, or make the stream it
+ * opens fail to commit; calls count from 1.
+ */
 class HookedStorage : public Storage {
   public:
     explicit HookedStorage(const std::string &root) : inner_(MakePosixStorage(root)) {}
@@ -345,16 +368,21 @@ class HookedStorage : public Storage {
         hook_call_ = call;
         hook_ = std::move(hook);
     }
+    void FailClose(int call) { fail_close_call_ = call; }
 
     Result<std::unique_ptr<ReadStream>> OpenRead(const RepoPath &path) override {
         return inner_->OpenRead(path);
     }
     Result<std::unique_ptr<WriteStream>> OpenWrite(const RepoPath &path, WriteMode mode) override {
+        bool fail_close;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (++calls_ == hook_call_) PG_ARK_RETURN_IF_ERROR(hook_());
+            fail_close = calls_ == fail_close_call_;
         }
-        return inner_->OpenWrite(path, mode);
+        auto stream = inner_->OpenWrite(path, mode);
+        if (!stream.ok() || !fail_close) return stream;
+        return std::unique_ptr<WriteStream>(new FailingCloseStream(std::move(*stream)));
     }
     Result<ObjectInfo> Info(const RepoPath &path) override { return inner_->Info(path); }
     Result<std::vector<std::string>> List(const RepoPath &directory) override {
@@ -368,6 +396,7 @@ class HookedStorage : public Storage {
     std::mutex mutex_;
     int calls_ = 0;
     int hook_call_ = 0;
+    int fail_close_call_ = 0;
     std::function<Status()> hook_;
 };
 
@@ -731,6 +760,18 @@ TEST_F(CopyTest, FirstErrorStopsTheCopyAndNamesTheFile) {
         << copied.status().message();
     EXPECT_NE(copied.status().message().find("repository full"), std::string::npos);
     EXPECT_LT(control_.files_done, 21u);
+}
+
+TEST_F(CopyTest, FailedCommitIsAnErrorNamingTheFile) {
+    for (int i = 0; i < 20; i++) Put(pgdata_, "f" + std::to_string(i), Content(8 * kPage, i));
+    Put(pgdata_, "base/1/16384", Content(40 * kPage, 99));
+    storage_.FailClose(2);
+    Result<std::vector<BackupEntry>> copied = Copy();
+    ASSERT_FALSE(copied.ok());
+    EXPECT_EQ(copied.status().kind(), ErrorKind::io_error);
+    EXPECT_NE(copied.status().message().find("\"base/1/16384\""), std::string::npos)
+        << copied.status().message();
+    EXPECT_NE(copied.status().message().find("fsync failed"), std::string::npos);
 }
 
 TEST_F(CopyTest, UnreadableFileIsAnError) {
