@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -25,10 +27,12 @@ namespace pg_ark {
 
 namespace {
 
+/* One part to write, or for a file without parts (empty) only the finishing touches. */
 struct PartJob {
     size_t file;
     size_t part;
 };
+constexpr size_t kNoPart = SIZE_MAX;
 
 Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset, const std::string &path) {
     while (size > 0) {
@@ -54,6 +58,7 @@ class FilePool {
 
   private:
     void Work();
+    uint64_t JobSize(const PartJob &job) const;
     Status WritePart(const PartJob &job);
     Status Finish(const FileToRestore &file, int fd);
 
@@ -78,13 +83,18 @@ Status FilePool::CreateAll() {
         if (ftruncate(fd->get(), static_cast<off_t>(file.entry->size)) != 0)
             return ErrnoStatus(errno, fmt::format("could not set the size of file \"{}\"", path));
         remaining_[i] = file.entry->parts.size();
-        if (file.entry->parts.empty()) PG_ARK_RETURN_IF_ERROR(Finish(file, fd->get()));
+        /* Even an empty file's fsync costs a journal commit: leave it to the pool too. */
+        if (file.entry->parts.empty()) jobs_.push_back({i, kNoPart});
         for (size_t part = 0; part < file.entry->parts.size(); part++) jobs_.push_back({i, part});
     }
     std::stable_sort(jobs_.begin(), jobs_.end(), [this](const PartJob &a, const PartJob &b) {
-        return files_[a.file].entry->parts[a.part].size > files_[b.file].entry->parts[b.part].size;
+        return JobSize(a) > JobSize(b);
     });
     return Status::Ok();
+}
+
+uint64_t FilePool::JobSize(const PartJob &job) const {
+    return job.part == kNoPart ? 0 : files_[job.file].entry->parts[job.part].size;
 }
 
 Status FilePool::Run(int workers) {
@@ -110,6 +120,11 @@ void FilePool::Work() {
 
 Status FilePool::WritePart(const PartJob &job) {
     const FileToRestore &file = files_[job.file];
+    if (job.part == kNoPart) {
+        auto out = file.root->OpenFile(file.relative, O_WRONLY);
+        if (!out.ok()) return out.status();
+        return Finish(file, out->get());
+    }
     const BackupPart &part = file.entry->parts[job.part];
     auto restore_error = [&file](ErrorKind kind, const std::string &why) {
         return Status(kind, fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
