@@ -337,7 +337,7 @@ BB_DIR=$RUN_DIR/basebackup
 # run_pg_ark [profile]: one backup and one restore (with "profile": under perf, not recorded).
 run_pg_ark() {
     local profile=${1:-} helper_log=$RUN_DIR/ark-$run.helper.log id status stored backup_us perf_pid \
-        ticks0 cpu
+        ticks0
     rm -rf "$ARK_REPO"
     install -d -o postgres -g postgres -m 0750 "$ARK_REPO"
     write_pg_ark_conf "$ARK_CONF" "$ARK_REPO" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$SRC" \

@@ -82,6 +82,10 @@ sub backup_backends
 {
 	my $session = start_backup_session('to cancel');
 	my $id = wait_for_copy_phase($session);
+	my ($second_rc, $second_out, $second_err) =
+	  $node->psql('postgres', "SELECT * FROM backup_start_full('second')");
+	like($second_err, qr/a backup of cluster "main" is already running \(backup \Q$id\E\)/,
+		'a second backup of the cluster is refused, naming the running one');
 	is($node->safe_psql('postgres', "SELECT backup_cancel('$id')"), 't', 'backup_cancel returns true');
 	eval { $session->{h}->finish };
 	like(${ $session->{err} }, qr/cancel/, 'the backing-up session gets an error saying it was cancelled');
@@ -149,8 +153,19 @@ my $good = $ark->backup($node, label => 'after failures');
 is($good->{status}, 'complete', 'the next backup succeeds');
 my $failed = $node->safe_psql('postgres', "SELECT count(*) FROM backup_list() WHERE status = 'failed'");
 is($failed, '4', 'the four failed backups stay listed as failed');
-is($node->safe_psql('postgres', "SELECT count(*) FROM backup_list() WHERE status = 'complete'"), '1',
-	'one usable backup');
+
+# wait => false: a background worker runs it; the call returns at once.
+my $detached = $node->safe_psql('postgres',
+	"SELECT backup_id || ' ' || status FROM backup_start_full('detached', wait => false)");
+like($detached, qr/^\S+ running$/, 'wait => false returns the backup as running');
+my ($detached_id) = split / /, $detached;
+PgArkTest::poll_until(
+	sub { $node->safe_psql('postgres', "SELECT status FROM backup_info('$detached_id')") ne 'running' },
+	'the background worker finishes the backup');
+is($node->safe_psql('postgres', "SELECT status FROM backup_info('$detached_id')"), 'complete',
+	'the detached backup completes');
+is($node->safe_psql('postgres', "SELECT count(*) FROM backup_list() WHERE status = 'complete'"), '2',
+	'two usable backups');
 
 # 6. A corrupted stored file: restore fails and names the file.
 {
@@ -166,7 +181,7 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM backup_list() WHERE status
 	seek $fh, 100, 0;
 	print $fh chr(ord($byte) ^ 0x40);
 	close $fh;
-	my ($restored, $rc, $out, $err) = $ark->restore_node('corrupt');
+	my ($restored, $rc, $out, $err) = $ark->restore_node('corrupt', '--set', $id);
 	is($rc, 7, 'restore from a corrupted backup exits 7 (corrupt)');
 	like($err, qr/(base|global|pg_\w+)\/\S+/, 'and names the damaged file of the data directory');
 	ok(!-e $restored->data_dir . '/global/pg_control', 'the incomplete restore has no pg_control');
