@@ -31,7 +31,8 @@
 #   PG_BINDIR, PG_ARK, PGBACKREST   override the binaries' locations
 #   TIMEOUT            seconds one archiving run may take (default max(300, 5 x SEGMENTS))
 #   IDLE_WAIT=60       seconds to wait, before each timed run, for the CPUs to be idle
-#   IDLE_BUSY_PCT=10   "idle" means at most this % of CPU time busy (steal included) over 0.5 s
+#   IDLE_BUSY_PCT=10   "idle" means, over 0.5 s, at most this % of CPU time busy (steal included)
+#                      and at most this % of the time with some task stalled on I/O
 #
 set -euo pipefail
 
