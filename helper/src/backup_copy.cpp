@@ -204,6 +204,7 @@ class Worker {
         part.size = *copied;
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
+        part.stored_sha256 = encoder.summary().stored_sha256;
         CopyControl *control = control_;
         FirstError *error = error_;
         committer_->Submit(std::move(*stream), [&file, index, control, error](Status closed) {

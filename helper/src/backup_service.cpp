@@ -126,6 +126,7 @@ Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, 
     part.size = content.size();
     part.stored_size = encoder.summary().stored_size;
     part.sha256 = encoder.summary().original_sha256;
+    part.stored_sha256 = encoder.summary().stored_sha256;
     entry.parts.push_back(part);
     return entry;
 }

@@ -44,7 +44,8 @@ struct BackupPart {
     uint64_t offset = 0;
     uint64_t size = 0; /* original bytes */
     uint64_t stored_size = 0;
-    Sha256Digest sha256{}; /* of the original bytes */
+    Sha256Digest sha256{};        /* of the original bytes */
+    Sha256Digest stored_sha256{}; /* of the stored object (its trailer's checksum) */
 };
 
 enum class EntryKind { directory, file, symlink };

@@ -208,6 +208,9 @@ BackupPart ReadPart(const json &object, const std::string &where) {
     std::string digest = in.String("sha256");
     if (!ParseDigest(digest, &part.sha256))
         in.Invalid("sha256", "not 64 lowercase hex digits: " + QuoteForMessage(digest));
+    std::string stored = in.String("stored_sha256");
+    if (!ParseDigest(stored, &part.stored_sha256))
+        in.Invalid("stored_sha256", "not 64 lowercase hex digits: " + QuoteForMessage(stored));
     in.Finish();
     return part;
 }
@@ -252,7 +255,8 @@ nlohmann::ordered_json PartToJson(const BackupPart &part) {
             {"offset", part.offset},
             {"size", part.size},
             {"stored_size", part.stored_size},
-            {"sha256", ToHex(part.sha256)}};
+            {"sha256", ToHex(part.sha256)},
+            {"stored_sha256", ToHex(part.stored_sha256)}};
 }
 
 nlohmann::ordered_json EntryToJson(const BackupEntry &entry) {

@@ -158,10 +158,14 @@ Status FilePool::WritePart(const PartJob &job) {
             counters_->bytes_done += size;
             return Status::Ok();
         },
-        what);
+        what, Verify::stored);
     if (!decoded.ok()) return restore_error(decoded.status().kind(), decoded.status().message());
-    /* The object is intact; it must also be the one the manifest means for this range. */
-    if (decoded->original_size != part.size || decoded->original_sha256 != part.sha256)
+    /*
+     * The object is intact; it must also be the one the manifest means for this range. Its
+     * stored checksum, recomputed by DecodeObject, names it exactly (see Verify::stored).
+     */
+    if (decoded->original_size != part.size || decoded->stored_sha256 != part.stored_sha256 ||
+        decoded->original_sha256 != part.sha256)
         return restore_error(
             ErrorKind::corrupt,
             fmt::format("stored object \"{}\" is intact but does not hold bytes {} to {} of the "

@@ -147,6 +147,7 @@ Status ObjectEncoder::Finish() {
     Sha256Digest stored = state_->stored_hash.Finish();
     memcpy(trailer + 48, stored.data(), 32);
     memcpy(trailer + 80, kTrailerMagic, sizeof kTrailerMagic);
+    summary_.stored_sha256 = stored;
     PG_ARK_RETURN_IF_ERROR(state_->sink->Write(trailer, sizeof trailer));
     summary_.stored_size = kObjectHeaderSize + state_->payload_size + kObjectTrailerSize;
     state_->finished = true;
@@ -156,7 +157,9 @@ Status ObjectEncoder::Finish() {
 namespace {
 
 /* Verifies and decodes; with a null sink the payload is checked but not decompressed. */
-Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::string &what) {
+Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::string &what,
+                             Verify verify) {
+    const bool hash_original = verify == Verify::full;
     std::vector<uint8_t> buffer(kChunk + kObjectTrailerSize);
     size_t held = 0; /* bytes at the start of buffer not yet known to be payload */
     bool header_seen = false;
@@ -174,7 +177,7 @@ Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::st
         payload_size += size;
         if (sink == nullptr) return Status::Ok();
         if (compression == static_cast<uint32_t>(CompressType::none)) {
-            original_hash.Update(data, size);
+            if (hash_original) original_hash.Update(data, size);
             original_size += size;
             return (*sink)(data, size);
         }
@@ -187,7 +190,7 @@ Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::st
                 return Corrupt(what, fmt::format("zstd could not decompress it ({})",
                                                  ZSTD_getErrorName(rc)));
             if (rc == 0) zstd_frame_done = true;
-            original_hash.Update(out.data(), output.pos);
+            if (hash_original) original_hash.Update(out.data(), output.pos);
             original_size += output.pos;
             PG_ARK_RETURN_IF_ERROR((*sink)(out.data(), output.pos));
         }
@@ -229,20 +232,21 @@ Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::st
     if (memcmp(trailer + 80, kTrailerMagic, sizeof kTrailerMagic) != 0)
         return Corrupt(what, "bad trailer magic (truncated?)");
     stored_hash.Update(trailer, kTrailerHashedPrefix);
-    if (memcmp(stored_hash.Finish().data(), trailer + 48, 32) != 0)
-        return Corrupt(what, "stored checksum mismatch");
+    Sha256Digest stored = stored_hash.Finish();
+    if (memcmp(stored.data(), trailer + 48, 32) != 0) return Corrupt(what, "stored checksum mismatch");
     if (GetLe64(trailer + 8) != payload_size) return Corrupt(what, "payload size mismatch");
 
     ObjectSummary summary;
     summary.original_size = GetLe64(trailer);
     summary.stored_size = kObjectHeaderSize + payload_size + kObjectTrailerSize;
     memcpy(summary.original_sha256.data(), trailer + 16, 32);
+    summary.stored_sha256 = stored;
     if (sink != nullptr) {
         if (compression == static_cast<uint32_t>(CompressType::zstd) && !zstd_frame_done &&
             payload_size > 0)
             return Corrupt(what, "compressed stream ends early");
         if (original_size != summary.original_size) return Corrupt(what, "original size mismatch");
-        if (original_hash.Finish() != summary.original_sha256)
+        if (hash_original && original_hash.Finish() != summary.original_sha256)
             return Corrupt(what, "original checksum mismatch");
     }
     return summary;
@@ -250,12 +254,13 @@ Result<ObjectSummary> Decode(ReadStream &in, const ByteSink *sink, const std::st
 
 }  // namespace
 
-Result<ObjectSummary> DecodeObject(ReadStream &in, const ByteSink &sink, const std::string &what) {
-    return Decode(in, &sink, what);
+Result<ObjectSummary> DecodeObject(ReadStream &in, const ByteSink &sink, const std::string &what,
+                                   Verify verify) {
+    return Decode(in, &sink, what, verify);
 }
 
 Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what) {
-    return Decode(in, nullptr, what);
+    return Decode(in, nullptr, what, Verify::full);
 }
 
 Status WriteWholeObject(Storage &storage, const RepoPath &path, const std::string &data,

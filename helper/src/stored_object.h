@@ -34,7 +34,18 @@ struct ObjectSummary {
     uint64_t original_size = 0;
     uint64_t stored_size = 0;
     Sha256Digest original_sha256{};
+    Sha256Digest stored_sha256{}; /* the trailer's checksum of the stored form */
 };
+
+/*
+ * How much DecodeObject proves. full: both checksums, recomputed. stored: only the checksum of
+ * the stored bytes is recomputed; the decompressed bytes are vouched for by those (decompression
+ * is deterministic) and by zstd's own content checksum, which every object carries. A caller
+ * that also knows the object's expected stored_sha256 (a backup manifest does) thereby proves it
+ * has the right object, for a third of the hashing: SHA-256 is the costliest step of a restore
+ * on CPUs without SHA instructions.
+ */
+enum class Verify { full, stored };
 
 /* Streams original bytes in, writes the stored form to a WriteStream (which the caller closes). */
 class ObjectEncoder {
@@ -72,7 +83,8 @@ using ByteSink = std::function<Status(const uint8_t *data, size_t size)>;
  * to sink as they are decoded. Any mismatch is ErrorKind::corrupt naming `what`. The caller
  * must discard what the sink received unless this returns OK.
  */
-Result<ObjectSummary> DecodeObject(ReadStream &in, const ByteSink &sink, const std::string &what);
+Result<ObjectSummary> DecodeObject(ReadStream &in, const ByteSink &sink, const std::string &what,
+                                   Verify verify = Verify::full);
 
 /* Reads only what is needed to learn an object's original checksum (verifies the object). */
 Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what);

@@ -75,6 +75,7 @@ BackupEntry File(const std::string &path, uint64_t size, uint64_t *next_object) 
         part.size = std::min<uint64_t>(8192, size - offset);
         part.stored_size = part.size / 2 + 104;
         part.sha256 = Sha256Of(&part.object, sizeof part.object);
+        part.stored_sha256 = Sha256Of(&part.offset, sizeof part.offset);
         entry.parts.push_back(part);
     }
     return entry;
@@ -172,6 +173,7 @@ TEST(ManifestTest, RoundTripKeepsEveryField) {
             EXPECT_EQ(a.parts[p].size, b.parts[p].size);
             EXPECT_EQ(a.parts[p].stored_size, b.parts[p].stored_size);
             EXPECT_EQ(a.parts[p].sha256, b.parts[p].sha256);
+            EXPECT_EQ(a.parts[p].stored_sha256, b.parts[p].stored_sha256);
         }
     }
 }

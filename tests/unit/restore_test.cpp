@@ -137,6 +137,7 @@ class BackupBuilder {
         EXPECT_TRUE((*stream)->Close().ok());
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
+        part.stored_sha256 = encoder.summary().stored_sha256;
         return part;
     }
 

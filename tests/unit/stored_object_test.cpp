@@ -88,7 +88,8 @@ Encoded Encode(const std::string &input, Compression compression,
     return Encoded{sink.data(), encoder.summary()};
 }
 
-Result<ObjectSummary> Decode(const std::string &object, std::string *out, uint32_t seed = 1) {
+Result<ObjectSummary> Decode(const std::string &object, std::string *out, uint32_t seed = 1,
+                             Verify verify = Verify::full) {
     out->clear();
     ChunkedReadStream in(object, seed);
     return DecodeObject(
@@ -97,7 +98,7 @@ Result<ObjectSummary> Decode(const std::string &object, std::string *out, uint32
             out->append(reinterpret_cast<const char *>(data), size);
             return Status::Ok();
         },
-        "test/object.ark");
+        "test/object.ark", verify);
 }
 
 Result<ObjectSummary> Summarize(const std::string &object, uint32_t seed = 1) {
@@ -361,6 +362,30 @@ TEST(StoredObjectTest, FlippedPayloadBytesAreCorrupt) {
             std::string damaged = e.object;
             damaged[at] ^= static_cast<char>(1 << (rng() % 8));
             EXPECT_TRUE(BothCorrupt(damaged)) << "payload byte " << at;
+        }
+    }
+}
+
+/* Verify::stored recomputes only the stored checksum, yet still misses no damage to the bytes. */
+TEST(StoredObjectTest, StoredVerificationRoundTripsAndCatchesFlips) {
+    for (Compression compression : {None(), Zstd()}) {
+        std::string input = Compressible(20000) + pg_ark_test::RandomBytes(20000, 4);
+        Encoded e = Encode(input, compression);
+        size_t trailer = e.object.size() - kObjectTrailerSize;
+        EXPECT_EQ(e.summary.stored_sha256, Sha256Of(e.object.data(), trailer + 48));
+        std::string out;
+        Result<ObjectSummary> decoded = Decode(e.object, &out, 1, Verify::stored);
+        ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+        EXPECT_EQ(out, input);
+        EXPECT_EQ(decoded->stored_sha256, e.summary.stored_sha256);
+        std::mt19937 rng(11);
+        for (int i = 0; i < 60; i++) {
+            std::string damaged = e.object;
+            size_t at = rng() % e.object.size();
+            damaged[at] ^= static_cast<char>(1 << (rng() % 8));
+            Result<ObjectSummary> result = Decode(damaged, &out, 1, Verify::stored);
+            ASSERT_FALSE(result.ok()) << "byte " << at; /* every byte is under the stored checksum */
+            EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
         }
     }
 }
