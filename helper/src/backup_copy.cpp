@@ -208,7 +208,10 @@ class Worker {
         CopyControl *control = control_;
         FirstError *error = error_;
         committer_->Submit(std::move(*stream), [&file, index, control, error](Status closed) {
-            if (!closed.ok()) return error->Record(InFile(closed, *file.source));
+            if (!closed.ok()) {
+                error->Record(InFile(closed, *file.source));
+                return;
+            }
             file.stored[index] = 1;
             PartDone(file, control);
         });
