@@ -45,23 +45,38 @@ class Catalog {
     static Result<RepoPath> BackupDirectory(const std::string &cluster, const std::string &id);
 
     /*
-     * Every backup, oldest first. backup_running: whether the backup lock is held now (an
-     * incomplete backup is then running; otherwise it failed).
+     * Every backup, oldest first. backup_running: whether the backup lock is held now (the
+     * newest incomplete backup is then running; every other incomplete one failed). A backup
+     * whose manifest is damaged is listed as failed, with the damage as its error. May rewrite
+     * the index; failing to is only logged.
      */
     Result<std::vector<CatalogEntry>> List(bool backup_running);
     Result<CatalogEntry> Get(const std::string &id, bool backup_running);
     /* The newest complete backup; not_found when there is none. */
     Result<CatalogEntry> Latest(bool backup_running);
-    /* Reads and verifies a complete backup's manifest. */
+    /*
+     * Reads and verifies a complete backup's manifest: not_found when there is none, corrupt
+     * when it is damaged or describes another backup.
+     */
     Result<Manifest> LoadManifest(const std::string &id);
 
-    /* Called by the backup session. */
+    /*
+     * Called by the backup session, which holds the backup lock. WriteBackupInfo comes first
+     * (conflict when the id is taken); WriteManifest refuses (invalid_argument) a manifest that
+     * ParseManifest would reject or that holds text other than UTF-8. Once the manifest or the
+     * failure record is committed they return OK, even if updating the index failed (logged):
+     * the index is a cache, and an error could make a complete backup be recorded as failed.
+     * WriteFailure keeps the first reason recorded.
+     */
     Status WriteBackupInfo(const BackupMetadata &metadata);
     Status WriteManifest(const Manifest &manifest);
     Status WriteFailure(const std::string &id, const std::string &reason);
-    /* Removes a failed backup's parts (keeps its info and failure record for the catalog). */
+    /*
+     * Removes a failed backup's parts (keeps its info and failure record for the catalog);
+     * conflict for a complete backup. REQUIRES: nothing writes the backup's parts any more.
+     */
     Status RemoveParts(const std::string &id);
-    /* Rewrites the index from the backup directories. */
+    /* Rewrites the index from the backup directories (not while a backup is running). */
     Status RebuildIndex(bool backup_running);
 
   private:

@@ -64,12 +64,13 @@ Result<std::vector<CatalogEntry>> ReadCatalogIndex(Storage &storage, const RepoP
 
 Status WriteCatalogIndex(Storage &storage, const RepoPath &path,
                          const std::vector<CatalogEntry> &entries) {
-    nlohmann::json json = nlohmann::json::array();
+    nlohmann::ordered_json json = nlohmann::ordered_json::array();
     for (const CatalogEntry &entry : entries)
         json.push_back({{"backup", MetadataToJson(entry.backup)},
                         {"status", BackupStatusName(entry.status)},
                         {"error", entry.error}});
-    std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::string text =
+        json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     return WriteWholeObject(storage, path, text, kUncompressed, WriteMode::replace);
 }
 

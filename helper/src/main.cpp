@@ -1,7 +1,7 @@
 /*
  * main.cpp
  *     The pg_ark command line: `server` (the daemon) and the commands that work directly on the
- *     repository with no daemon running (init, archive-get, restore).
+ *     repository with no daemon running (init, archive-get, list, info, restore).
  *
  * Exit statuses come from the shared error table (common/error_kind.h), except archive-get,
  * whose statuses follow restore_command's contract (see RunArchiveGet).
@@ -13,8 +13,12 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <iostream>
 
+#include "backup_lock.h"
+#include "catalog.h"
+#include "catalog_format.h"
 #include "config.h"
 #include "log.h"
 #include "repository.h"
@@ -137,6 +141,49 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
     return kArchiveGetFailed;
 }
 
+/*
+ * list and info read the catalog of a registered cluster. They need no daemon: whether a backup
+ * is running is what the backup lock says right now.
+ */
+int WithCatalog(const std::string &config_path, const std::string &cluster_name,
+                const std::function<int(Catalog &, bool backup_running)> &run) {
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) return Fail(config.status());
+    auto cluster = config->Cluster(cluster_name);
+    if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
+    Repository repository(MakePosixStorage(config->repo_path));
+    auto registered = repository.LoadCluster(cluster_name);
+    if (!registered.ok()) return Fail(registered.status());
+    auto backup_running = BackupLock::IsHeld(config->repo_path, cluster_name);
+    if (!backup_running.ok()) return Fail(backup_running.status());
+    Catalog catalog(&repository, cluster_name);
+    return run(catalog, *backup_running);
+}
+
+int RunList(const std::string &config_path, const std::string &cluster_name, bool json) {
+    return WithCatalog(config_path, cluster_name, [&](Catalog &catalog, bool backup_running) {
+        auto entries = catalog.List(backup_running);
+        if (!entries.ok()) return Fail(entries.status());
+        if (json)
+            std::cout << FormatBackupListJson(*entries);
+        else if (entries->empty())
+            std::cout << fmt::format("no backups of cluster \"{}\"", cluster_name) << std::endl;
+        else
+            std::cout << FormatBackupTable(*entries);
+        return 0;
+    });
+}
+
+int RunInfo(const std::string &config_path, const std::string &cluster_name,
+            const std::string &backup_id, bool json) {
+    return WithCatalog(config_path, cluster_name, [&](Catalog &catalog, bool backup_running) {
+        auto entry = catalog.Get(backup_id, backup_running);
+        if (!entry.ok()) return Fail(entry.status());
+        std::cout << (json ? FormatBackupJson(*entry) : FormatBackupDetails(*entry));
+        return 0;
+    });
+}
+
 struct RestoreArguments {
     std::string pgdata;
     std::string set;
@@ -176,9 +223,10 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
         if (equals == std::string::npos || equals == 0 || equals + 1 == item.size())
             return Fail(Status(ErrorKind::invalid_argument,
                                fmt::format("--tablespace-map \"{}\": expected OLD=NEW", item)));
-        if (!options.tablespace_map.emplace(item.substr(0, equals), item.substr(equals + 1)).second)
+        std::string from = item.substr(0, equals);
+        if (!options.tablespace_map.emplace(from, item.substr(equals + 1)).second)
             return Fail(Status(ErrorKind::invalid_argument,
-                               fmt::format("--tablespace-map names \"{}\" twice", item.substr(0, equals))));
+                               fmt::format("--tablespace-map names \"{}\" twice", from)));
     }
     options.workers = arguments.process_max > 0 ? arguments.process_max : (*cluster)->process_max;
     options.progress = isatty(STDERR_FILENO) == 1;
@@ -218,6 +266,19 @@ int Main(int argc, char **argv) {
     archive_get->add_option("wal-file", wal_name, "WAL file name (%f)")->required();
     archive_get->add_option("destination", destination, "Path to write it to (%p)")->required();
 
+    bool json = false;
+    auto *list = app.add_subcommand("list", "List the backups of a cluster");
+    list->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    list->add_option("--cluster", cluster, "Cluster section name")->required();
+    list->add_flag("--json", json, "Print JSON");
+
+    std::string backup_id;
+    auto *info = app.add_subcommand("info", "Show one backup of a cluster");
+    info->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    info->add_option("--cluster", cluster, "Cluster section name")->required();
+    info->add_option("id", backup_id, "Backup id")->required();
+    info->add_flag("--json", json, "Print JSON");
+
     RestoreArguments restore_arguments;
     auto *restore = app.add_subcommand(
         "restore", "Rebuild a data directory from a backup, ready to recover from the archive");
@@ -248,6 +309,8 @@ int Main(int argc, char **argv) {
     if (server->parsed()) return RunServer(config_path);
     if (init->parsed()) return RunInit(config_path, cluster);
     if (archive_get->parsed()) return RunArchiveGet(config_path, cluster, wal_name, destination);
+    if (list->parsed()) return RunList(config_path, cluster, json);
+    if (info->parsed()) return RunInfo(config_path, cluster, backup_id, json);
     if (restore->parsed()) return RunRestore(config_path, cluster, restore_arguments);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;

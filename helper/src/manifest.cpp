@@ -142,8 +142,8 @@ Status CheckManifest(const Manifest &manifest) {
 }
 
 /* JSON text must be UTF-8; see the note on SerializeManifest in manifest.h. */
-std::string Dump(const nlohmann::json &json) {
-    return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+std::string Dump(const nlohmann::ordered_json &json) {
+    return json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 Status Describe(const Status &status, const char *document, const std::string &what) {

@@ -247,7 +247,7 @@ BackupEntry ReadEntry(const json &object, size_t index) {
     return entry;
 }
 
-json PartToJson(const BackupPart &part) {
+nlohmann::ordered_json PartToJson(const BackupPart &part) {
     return {{"object", part.object},
             {"offset", part.offset},
             {"size", part.size},
@@ -255,15 +255,15 @@ json PartToJson(const BackupPart &part) {
             {"sha256", ToHex(part.sha256)}};
 }
 
-json EntryToJson(const BackupEntry &entry) {
-    json out = {{"path", entry.path},
+nlohmann::ordered_json EntryToJson(const BackupEntry &entry) {
+    nlohmann::ordered_json out = {{"path", entry.path},
                 {"kind", EntryKindName(entry.kind)},
                 {"mode", entry.mode},
                 {"mtime", entry.mtime}};
     if (entry.kind == EntryKind::symlink) out["link_target"] = entry.link_target;
     if (entry.kind == EntryKind::file) {
         out["size"] = entry.size;
-        out["parts"] = json::array();
+        out["parts"] = nlohmann::ordered_json::array();
         for (const BackupPart &part : entry.parts) out["parts"].push_back(PartToJson(part));
         out["bad_pages"] = entry.bad_pages;
     }
@@ -289,7 +289,7 @@ std::string QuoteForMessage(const std::string &text) {
     return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-nlohmann::json MetadataToJson(const BackupMetadata &m) {
+nlohmann::ordered_json MetadataToJson(const BackupMetadata &m) {
     return {{"id", m.id},
             {"type", BackupTypeName(m.type)},
             {"label", m.label},
@@ -321,8 +321,8 @@ Result<BackupMetadata> MetadataFromJson(const nlohmann::json &json) {
     return Guarded([&] { return ReadMetadata(json, ""); });
 }
 
-nlohmann::json ManifestToJson(const Manifest &manifest) {
-    json entries = json::array();
+nlohmann::ordered_json ManifestToJson(const Manifest &manifest) {
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
     for (const BackupEntry &entry : manifest.entries) entries.push_back(EntryToJson(entry));
     return {{"format_version", kManifestFormatVersion},
             {"backup", MetadataToJson(manifest.backup)},

@@ -19,11 +19,12 @@
 
 namespace pg_ark {
 
-nlohmann::json MetadataToJson(const BackupMetadata &metadata);
+/* Writers keep fields in declaration order, for people reading the files. */
+nlohmann::ordered_json MetadataToJson(const BackupMetadata &metadata);
 /* On failure, the message says what is wrong (field, value) without naming the document. */
 Result<BackupMetadata> MetadataFromJson(const nlohmann::json &json);
 
-nlohmann::json ManifestToJson(const Manifest &manifest);
+nlohmann::ordered_json ManifestToJson(const Manifest &manifest);
 Result<Manifest> ManifestFromJson(const nlohmann::json &json);
 
 /* A string from an untrusted document, quoted and escaped for a message. */

@@ -271,6 +271,22 @@ TEST_F(StorageTest, Remove) {
     EXPECT_TRUE(WriteAll(*storage_, P("r/obj"), "again", WriteMode::create_new).ok());
 }
 
+TEST_F(StorageTest, RemoveDirectory) {
+    ASSERT_TRUE(WriteAll(*storage_, P("d/keep"), "data", WriteMode::create_new).ok());
+    /* An abandoned write: its temp file does not keep the directory alive. */
+    auto abandoned = storage_->OpenWrite(P("d/half"), WriteMode::create_new);
+    ASSERT_TRUE(abandoned.ok());
+    Status refused = storage_->RemoveDirectory(P("d"));
+    EXPECT_FALSE(refused.ok()) << "an object is still there";
+    EXPECT_TRUE(pg_ark_test::PathExists(dir_.Sub("d/keep")));
+
+    ASSERT_TRUE(storage_->Remove(P("d/keep")).ok());
+    Status removed = storage_->RemoveDirectory(P("d"));
+    ASSERT_TRUE(removed.ok()) << removed.message();
+    EXPECT_FALSE(pg_ark_test::PathExists(dir_.Sub("d")));
+    EXPECT_TRUE(storage_->RemoveDirectory(P("d")).ok()) << "absent is fine";
+}
+
 TEST_F(StorageTest, DescribeNamesRoot) {
     EXPECT_NE(storage_->Describe().find(dir_.path()), std::string::npos) << storage_->Describe();
 }
