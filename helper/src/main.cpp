@@ -223,9 +223,10 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
         if (equals == std::string::npos || equals == 0 || equals + 1 == item.size())
             return Fail(Status(ErrorKind::invalid_argument,
                                fmt::format("--tablespace-map \"{}\": expected OLD=NEW", item)));
-        if (!options.tablespace_map.emplace(item.substr(0, equals), item.substr(equals + 1)).second)
+        std::string from = item.substr(0, equals);
+        if (!options.tablespace_map.emplace(from, item.substr(equals + 1)).second)
             return Fail(Status(ErrorKind::invalid_argument,
-                               fmt::format("--tablespace-map names \"{}\" twice", item.substr(0, equals))));
+                               fmt::format("--tablespace-map names \"{}\" twice", from)));
     }
     options.workers = arguments.process_max > 0 ? arguments.process_max : (*cluster)->process_max;
     options.progress = isatty(STDERR_FILENO) == 1;
@@ -277,6 +278,7 @@ int Main(int argc, char **argv) {
     info->add_option("--cluster", cluster, "Cluster section name")->required();
     info->add_option("id", backup_id, "Backup id")->required();
     info->add_flag("--json", json, "Print JSON");
+
     RestoreArguments restore_arguments;
     auto *restore = app.add_subcommand(
         "restore", "Rebuild a data directory from a backup, ready to recover from the archive");

@@ -22,7 +22,8 @@ std::string FormatProgress(const std::string &verb, const TransferCounters &coun
     uint64_t bytes_total = counters.bytes_total.load();
     uint64_t bytes_done = counters.bytes_done.load();
     /* An empty data set is done as soon as it starts. */
-    unsigned percent = bytes_total == 0 ? 100 : static_cast<unsigned>(bytes_done * 100 / bytes_total);
+    unsigned percent =
+        bytes_total == 0 ? 100 : static_cast<unsigned>(bytes_done * 100 / bytes_total);
     return fmt::format("{}: {}/{} files, {:.1f}/{:.1f} MiB, {}%", verb, counters.files_done.load(),
                        counters.files_total.load(), bytes_done / kMiB, bytes_total / kMiB, percent);
 }

@@ -80,7 +80,8 @@ Status WriteAutoConf(const TargetDir &pgdata, const std::string &backup_id,
     if (old.ok()) {
         struct stat st;
         if (fstat(old->get(), &st) != 0)
-            return ErrnoStatus(errno, fmt::format("could not stat \"{}\"", pgdata.Describe(kAutoConf)));
+            return ErrnoStatus(errno,
+                               fmt::format("could not stat \"{}\"", pgdata.Describe(kAutoConf)));
         mode = st.st_mode & 07777;
         auto text = ReadFd(old->get(), pgdata.Describe(kAutoConf));
         if (!text.ok()) return text.status();
@@ -105,14 +106,16 @@ Status WriteAutoConf(const TargetDir &pgdata, const std::string &backup_id,
 }  // namespace
 
 std::string ShellQuote(const std::string &text) {
-    bool safe = !text.empty() &&
-                text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                       "0123456789_-./+,:=@%") == std::string::npos;
+    bool safe = !text.empty() && text.find_first_not_of(
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789_-./+,:=@%") == std::string::npos;
     if (safe) return text;
     std::string out = "'";
     for (char c : text) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
     }
     return out + "'";
 }
@@ -121,9 +124,10 @@ Result<std::string> MakeRestoreCommand(const std::string &pg_ark_binary,
                                        const std::string &config_path, const std::string &cluster) {
     for (const std::string *text : {&pg_ark_binary, &config_path, &cluster}) {
         if (text->find_first_of("\n\r") != std::string::npos)
-            return Status(ErrorKind::invalid_argument,
-                          fmt::format("\"{}\" holds a line break, which restore_command cannot carry",
-                                      *text));
+            return Status(
+                ErrorKind::invalid_argument,
+                fmt::format("\"{}\" holds a line break, which restore_command cannot carry",
+                            *text));
     }
     auto word = [](const std::string &text) { return EscapePercent(ShellQuote(text)); };
     return fmt::format("{} archive-get --config {} --cluster {} %f \"%p\"", word(pg_ark_binary),

@@ -55,7 +55,8 @@ bool IsLeftOut(const std::string &path) {
 
 bool IsTablespaceLink(const BackupEntry &entry) {
     const size_t prefix = strlen(kTablespacePrefix);
-    return entry.kind == EntryKind::symlink && entry.path.compare(0, prefix, kTablespacePrefix) == 0 &&
+    return entry.kind == EntryKind::symlink &&
+           entry.path.compare(0, prefix, kTablespacePrefix) == 0 &&
            entry.path.find('/', prefix) == std::string::npos;
 }
 
@@ -79,12 +80,13 @@ Result<CatalogEntry> SelectBackup(Repository &repository, Catalog &catalog,
     auto entry = catalog.Get(options.set, *running);
     if (!entry.ok()) return entry;
     if (entry->status == BackupStatus::running)
-        return Status(ErrorKind::conflict,
-                      fmt::format("backup {} is still running and cannot be restored yet", options.set));
+        return Status(
+            ErrorKind::conflict,
+            fmt::format("backup {} is still running and cannot be restored yet", options.set));
     if (entry->status == BackupStatus::failed)
-        return Status(ErrorKind::invalid_argument,
-                      fmt::format("backup {} failed and cannot be restored: {}", options.set,
-                                  entry->error));
+        return Status(
+            ErrorKind::invalid_argument,
+            fmt::format("backup {} failed and cannot be restored: {}", options.set, entry->error));
     return entry;
 }
 
@@ -121,9 +123,9 @@ Result<std::vector<Tablespace>> PlanTablespaces(const Manifest &manifest,
         tablespace.link = entry.path;
         tablespace.location = found != remap.end() ? found->second : original;
         if (!locations.insert(tablespace.location).second)
-            return Status(ErrorKind::invalid_argument,
-                          fmt::format("two tablespaces would be restored to \"{}\"",
-                                      tablespace.location));
+            return Status(
+                ErrorKind::invalid_argument,
+                fmt::format("two tablespaces would be restored to \"{}\"", tablespace.location));
         tablespaces.push_back(std::move(tablespace));
         names += (names.empty() ? "\"" : ", \"") + original + "\"";
     }
@@ -142,9 +144,10 @@ Result<DirectoryState> CheckAbsentOrEmpty(const std::string &path, const char *w
     auto state = ProbeDirectory(path);
     if (!state.ok()) return state;
     if (*state == DirectoryState::not_empty)
-        return Status(ErrorKind::conflict,
-                      fmt::format("{} \"{}\" is not empty; restore needs an empty or absent directory",
-                                  what, path));
+        return Status(
+            ErrorKind::conflict,
+            fmt::format("{} \"{}\" is not empty; restore needs an empty or absent directory", what,
+                        path));
     if (*state == DirectoryState::not_directory)
         return Status(ErrorKind::conflict,
                       fmt::format("{} \"{}\" is not a directory; restore needs an empty or absent "
@@ -169,7 +172,9 @@ class Writer {
   public:
     Writer(Repository &repository, const RestoreOptions &options, const Manifest &manifest,
            RepoPath backup_directory)
-        : repository_(repository), options_(options), manifest_(manifest),
+        : repository_(repository),
+          options_(options),
+          manifest_(manifest),
           backup_directory_(std::move(backup_directory)) {}
 
     /* Creates or opens the target and the tablespace locations; they are still empty after. */
@@ -233,8 +238,10 @@ Status Writer::MakeEntries() {
             }
             case EntryKind::file:
                 if (IsLeftOut(entry.path)) break;
-                if (entry.path == kPgControl) pg_control_ = &entry;
-                else files_.push_back({&entry, root, relative});
+                if (entry.path == kPgControl)
+                    pg_control_ = &entry;
+                else
+                    files_.push_back({&entry, root, relative});
                 counters_.files_total++;
                 counters_.bytes_total += entry.size;
                 break;
@@ -250,7 +257,8 @@ Status Writer::SyncDirectories() {
         auto fd = made->root->OpenDirectory(made->relative);
         if (!fd.ok()) return fd.status();
         if (fchmod(fd->get(), static_cast<mode_t>(made->mode & 07777)) != 0)
-            return ErrnoStatus(errno, fmt::format("could not set the mode of directory \"{}\"", path));
+            return ErrnoStatus(errno,
+                               fmt::format("could not set the mode of directory \"{}\"", path));
         PG_ARK_RETURN_IF_ERROR(FsyncFd(fd->get(), path));
     }
     for (const auto &[link, location] : tablespaces_)
@@ -289,12 +297,14 @@ Status Writer::WriteControl() {
 }
 
 Status Incomplete(const Status &status, const std::string &pgdata, bool control_written) {
-    return Status(status.kind(),
-                  fmt::format("{}; the restore into \"{}\" did not finish and left it incomplete{}: "
-                              "empty it and its tablespace locations before restoring again",
-                              status.message(), pgdata,
-                              control_written ? "" : " (without global/pg_control, so PostgreSQL "
-                                                     "will not start it)"));
+    return Status(
+        status.kind(),
+        fmt::format("{}; the restore into \"{}\" did not finish and left it incomplete{}: "
+                    "empty it and its tablespace locations before restoring again",
+                    status.message(), pgdata,
+                    control_written ? ""
+                                    : " (without global/pg_control, so PostgreSQL "
+                                      "will not start it)"));
 }
 
 }  // namespace
@@ -308,6 +318,8 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
         MakeRestoreCommand(options.pg_ark_binary, options.config_path, options.cluster);
     if (!restore_command.ok()) return restore_command.status();
 
+    auto registered = repository.LoadCluster(options.cluster);
+    if (!registered.ok()) return registered.status();
     Catalog catalog(&repository, options.cluster);
     auto backup = SelectBackup(repository, catalog, options);
     if (!backup.ok()) return backup.status();

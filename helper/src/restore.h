@@ -42,13 +42,13 @@ namespace pg_ark {
 struct RestoreOptions {
     std::string config_path; /* absolute; written into restore_command */
     std::string cluster;
-    std::string pgdata;      /* target */
-    std::string set;         /* backup id; empty = newest complete backup */
+    std::string pgdata; /* target */
+    std::string set;    /* backup id; empty = newest complete backup */
     /* Location recorded in the backup -> absolute new location (trailing '/' ignored). Each key
      * must be one of the backup's tablespaces (invalid_argument otherwise). */
     std::map<std::string, std::string> tablespace_map;
-    int workers = 2;         /* 1..kMaxProcessMax */
-    bool progress = false;   /* draw progress on stderr (a terminal) */
+    int workers = 2;           /* 1..kMaxProcessMax */
+    bool progress = false;     /* draw progress on stderr (a terminal) */
     std::string pg_ark_binary; /* absolute path used in restore_command */
 };
 

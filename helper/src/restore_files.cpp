@@ -34,7 +34,8 @@ struct PartJob {
 };
 constexpr size_t kNoPart = SIZE_MAX;
 
-Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset, const std::string &path) {
+Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset,
+                 const std::string &path) {
     while (size > 0) {
         ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) continue;
@@ -50,8 +51,11 @@ class FilePool {
   public:
     FilePool(Storage &storage, const RepoPath &backup_directory,
              const std::vector<FileToRestore> &files, TransferCounters *counters)
-        : storage_(storage), backup_directory_(backup_directory), files_(files),
-          counters_(counters), remaining_(new std::atomic<size_t>[files.size()]) {}
+        : storage_(storage),
+          backup_directory_(backup_directory),
+          files_(files),
+          counters_(counters),
+          remaining_(new std::atomic<size_t>[files.size()]) {}
 
     Status CreateAll();
     Status Run(int workers);
@@ -66,7 +70,7 @@ class FilePool {
     const RepoPath &backup_directory_;
     const std::vector<FileToRestore> &files_;
     TransferCounters *counters_;
-    std::vector<PartJob> jobs_;                    /* largest part first */
+    std::vector<PartJob> jobs_;                        /* largest part first */
     std::unique_ptr<std::atomic<size_t>[]> remaining_; /* parts not yet written, per file */
     std::atomic<size_t> next_job_{0};
     std::atomic<bool> failed_{false};
@@ -127,7 +131,8 @@ Status FilePool::WritePart(const PartJob &job) {
     }
     const BackupPart &part = file.entry->parts[job.part];
     auto restore_error = [&file](ErrorKind kind, const std::string &why) {
-        return Status(kind, fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
+        return Status(kind,
+                      fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
     };
 
     auto object = backup_directory_.Join(PartObjectName(part.object));
@@ -136,7 +141,8 @@ Status FilePool::WritePart(const PartJob &job) {
     auto in = storage_.OpenRead(*object);
     if (!in.ok()) {
         if (in.status().kind() == ErrorKind::not_found)
-            return restore_error(ErrorKind::corrupt, fmt::format("stored object \"{}\" is missing", what));
+            return restore_error(ErrorKind::corrupt,
+                                 fmt::format("stored object \"{}\" is missing", what));
         return restore_error(in.status().kind(), in.status().message());
     }
     auto out = file.root->OpenFile(file.relative, O_WRONLY);

@@ -25,8 +25,8 @@ namespace pg_ark {
 
 struct FileToRestore {
     const BackupEntry *entry;
-    const TargetDir *root;  /* the data directory or a tablespace location */
-    std::string relative;   /* where below root */
+    const TargetDir *root; /* the data directory or a tablespace location */
+    std::string relative;  /* where below root */
 };
 
 /*

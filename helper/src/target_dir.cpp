@@ -53,7 +53,8 @@ Result<DirectoryState> ProbeDirectory(const std::string &path) {
     }
     if (!S_ISDIR(st.st_mode)) return DirectoryState::not_directory;
     DIR *dir = opendir(path.c_str());
-    if (dir == nullptr) return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path));
+    if (dir == nullptr)
+        return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path));
     DirectoryState state = DirectoryState::empty;
     errno = 0;
     while (struct dirent *entry = readdir(dir)) {
@@ -77,7 +78,8 @@ Status FsyncFd(int fd, const std::string &path) {
 Result<TargetDir> TargetDir::Open(const std::string &path) {
     /* O_NOFOLLOW is left out on purpose: see the file comment. */
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid()) return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path));
+    if (!fd.valid())
+        return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path));
     return TargetDir(path, std::move(fd));
 }
 
@@ -99,7 +101,8 @@ std::string TargetDir::Describe(const std::string &relative) const {
 Result<UniqueFd> TargetDir::OpenDirectory(const std::string &relative) const {
     if (relative.empty()) {
         UniqueFd fd(openat(fd_.get(), ".", kDirectoryFlags));
-        if (!fd.valid()) return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path_));
+        if (!fd.valid())
+            return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path_));
         return fd;
     }
     std::string name;
@@ -107,7 +110,8 @@ Result<UniqueFd> TargetDir::OpenDirectory(const std::string &relative) const {
     if (!parent.ok()) return parent.status();
     UniqueFd fd(openat(parent->get(), name.c_str(), kDirectoryFlags));
     if (!fd.valid())
-        return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", Describe(relative)));
+        return ErrnoStatus(errno,
+                           fmt::format("could not open directory \"{}\"", Describe(relative)));
     return fd;
 }
 
@@ -116,7 +120,8 @@ Status TargetDir::MakeDirectory(const std::string &relative, mode_t mode) const 
     auto parent = OpenParent(relative, &name);
     if (!parent.ok()) return parent.status();
     if (mkdirat(parent->get(), name.c_str(), mode) != 0)
-        return ErrnoStatus(errno, fmt::format("could not create directory \"{}\"", Describe(relative)));
+        return ErrnoStatus(errno,
+                           fmt::format("could not create directory \"{}\"", Describe(relative)));
     return Status::Ok();
 }
 
@@ -125,7 +130,8 @@ Status TargetDir::MakeSymlink(const std::string &relative, const std::string &li
     auto parent = OpenParent(relative, &name);
     if (!parent.ok()) return parent.status();
     if (symlinkat(link_target.c_str(), parent->get(), name.c_str()) != 0)
-        return ErrnoStatus(errno, fmt::format("could not create symbolic link \"{}\"", Describe(relative)));
+        return ErrnoStatus(
+            errno, fmt::format("could not create symbolic link \"{}\"", Describe(relative)));
     return Status::Ok();
 }
 
@@ -143,14 +149,16 @@ Result<UniqueFd> TargetDir::OpenParent(const std::string &relative, std::string 
     auto components = SplitRelative(relative);
     if (!components.ok()) return components.status();
     UniqueFd current(openat(fd_.get(), ".", kDirectoryFlags));
-    if (!current.valid()) return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path_));
+    if (!current.valid())
+        return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path_));
     std::string walked;
     for (size_t i = 0; i + 1 < components->size(); i++) {
         const std::string &component = (*components)[i];
         walked += walked.empty() ? component : "/" + component;
         UniqueFd next(openat(current.get(), component.c_str(), kDirectoryFlags));
         if (!next.valid())
-            return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", Describe(walked)));
+            return ErrnoStatus(errno,
+                               fmt::format("could not open directory \"{}\"", Describe(walked)));
         current = std::move(next);
     }
     *name = components->back();

@@ -94,7 +94,8 @@ TEST(ProbeDirectoryTest, States) {
     EXPECT_EQ(probe(dir.Sub(".hidden")), DirectoryState::not_directory);
     ASSERT_EQ(mkdir(dir.Sub("empty").c_str(), 0700), 0);
     ASSERT_EQ(symlink(dir.Sub("empty").c_str(), dir.Sub("link").c_str()), 0);
-    EXPECT_EQ(probe(dir.Sub("link")), DirectoryState::empty); /* a linked target is the user's choice */
+    EXPECT_EQ(probe(dir.Sub("link")),
+              DirectoryState::empty); /* a linked target is the user's choice */
 }
 
 TEST(TargetDirCreateTest, CreatesWithModeAndRefusesExisting) {
