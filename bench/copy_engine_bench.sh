@@ -22,10 +22,12 @@
 #   WORKDIR=/tmp    parent of the scratch directory (needs about 2.5 x MIB MiB)
 #   BENCH=build/copy_engine_bench   the binary
 #   KEEP=0          1 keeps the scratch directory
-#   IDLE_WAIT=60 IDLE_BUSY_PCT=10   wait up to IDLE_WAIT s for at most IDLE_BUSY_PCT % busy CPUs
+#   IDLE_WAIT, IDLE_BUSY_PCT        see lib.sh
 #
 set -euo pipefail
-export LC_ALL=C
+BENCH_NAME=copy_engine_bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 MIB=${MIB:-1536}
 WORKERS=${WORKERS:-2}
@@ -34,15 +36,6 @@ CHECKSUMS=${CHECKSUMS:-1}
 RUNS=${RUNS:-3}
 WORKDIR=${WORKDIR:-/tmp}
 BENCH=${BENCH:-build/copy_engine_bench}
-KEEP=${KEEP:-0}
-IDLE_WAIT=${IDLE_WAIT:-60}
-IDLE_BUSY_PCT=${IDLE_BUSY_PCT:-10}
-
-die() {
-    echo "copy_engine_bench: error: $*" >&2
-    exit 1
-}
-note() { echo "copy_engine_bench: $*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (the page cache is dropped before every run)"
 [[ -x $BENCH ]] || die "no $BENCH: configure with -DPG_ARK_BUILD_BENCH=ON and build copy_engine_bench"
@@ -51,32 +44,6 @@ command -v zstd >/dev/null || die "zstd (the reference) is not installed"
 RUN_DIR=$(mktemp -d "$WORKDIR/copy_engine_bench.XXXXXX")
 cleanup() { if [[ $KEEP == 1 ]]; then note "kept $RUN_DIR"; else rm -rf "$RUN_DIR"; fi; }
 trap cleanup EXIT
-
-# cpu_busy_pct: percentage of CPU time over 0.5 s not idle (steal counts as busy).
-cpu_busy_pct() {
-    local a b total=0 idle i
-    read -r -a a < <(head -n 1 /proc/stat)
-    sleep 0.5
-    read -r -a b < <(head -n 1 /proc/stat)
-    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-    idle=$((b[4] - a[4] + b[5] - a[5]))
-    ((total > 0)) || { echo 0; return; }
-    echo $(((total - idle) * 100 / total))
-}
-
-cold_and_idle() {
-    sync
-    echo 3 >/proc/sys/vm/drop_caches
-    local deadline=$((SECONDS + IDLE_WAIT)) busy
-    while :; do
-        busy=$(cpu_busy_pct)
-        ((busy <= IDLE_BUSY_PCT)) && break
-        if ((SECONDS >= deadline)); then
-            note "machine still ${busy}% busy after ${IDLE_WAIT}s; measuring anyway"
-            break
-        fi
-    done
-}
 
 # minimum SECONDS BEST: the smaller, BEST being empty before the first run.
 minimum() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
@@ -90,13 +57,13 @@ best_reference=""
 for run in $(seq 1 "$RUNS"); do
     rm -rf "$RUN_DIR/repo" "$RUN_DIR/reference"
     mkdir -p "$RUN_DIR/repo" "$RUN_DIR/reference"
-    cold_and_idle
+    drop_caches
     line=$("$BENCH" copy "$PGDATA" "$RUN_DIR/repo" "$WORKERS" "$LEVEL" "$CHECKSUMS")
     seconds=$(awk '{ for (i = 1; i < NF; i++) if ($i == "seconds") print $(i + 1) }' <<<"$line")
     note "run $run engine:    $line"
     best_engine=$(minimum "$seconds" "$best_engine")
 
-    cold_and_idle
+    drop_caches
     start=${EPOCHREALTIME/./}
     for file in "${FILES[@]}"; do
         out=$RUN_DIR/reference/$(basename "$file")

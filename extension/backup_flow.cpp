@@ -47,20 +47,26 @@ static void OpenOrRaise(void) {
     if (!HelperOpen(&error)) HelperRaiseTransportError(error);
 }
 
-char *ReserveDetachedBackup(const char *label) {
-    uint8_t *payload = (uint8_t *)palloc(pg_ark::wire::kMaxPayload);
-    size_t length = EncodeBegin(label, true, payload);
-    pg_ark::wire::Reply reply;
+/* One request on a connection of its own; ERRORs unless the helper answers ok. */
+static void CallOnce(MessageType type, const uint8_t *payload, size_t length,
+                     pg_ark::wire::Reply *reply) {
     PG_TRY();
     {
         OpenOrRaise();
-        HelperCall(MessageType::backup_begin, payload, length, false, &reply);
+        HelperCall(type, payload, length, false, reply);
     }
     PG_FINALLY();
     {
         HelperAbortConnection();
     }
     PG_END_TRY();
+}
+
+char *ReserveDetachedBackup(const char *label) {
+    uint8_t *payload = (uint8_t *)palloc(pg_ark::wire::kMaxPayload);
+    size_t length = EncodeBegin(label, true, payload);
+    pg_ark::wire::Reply reply;
+    CallOnce(MessageType::backup_begin, payload, length, &reply);
     return pstrdup(reply.message);
 }
 
@@ -206,14 +212,5 @@ void CancelBackup(const char *backup_id) {
     uint8_t payload[512];
     size_t length = pg_ark::wire::EncodeBackupRef(ref, payload, sizeof payload);
     pg_ark::wire::Reply reply;
-    PG_TRY();
-    {
-        OpenOrRaise();
-        HelperCall(MessageType::backup_cancel, payload, length, false, &reply);
-    }
-    PG_FINALLY();
-    {
-        HelperAbortConnection();
-    }
-    PG_END_TRY();
+    CallOnce(MessageType::backup_cancel, payload, length, &reply);
 }

@@ -86,7 +86,10 @@ Datum SingleRow(FunctionCallInfo fcinfo, const BackupRecord &r) {
     return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-void ManyRows(FunctionCallInfo fcinfo, const BackupRecord *records, int count) {
+/* The helper's records for backup_id ("" all, "running") as the rows of a set-returning call. */
+void ManyRows(FunctionCallInfo fcinfo, const char *backup_id) {
+    BackupRecord *records;
+    int count = FetchBackupRecords(backup_id, &records);
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
     TupleDesc desc = rsinfo->setDesc;
@@ -152,9 +155,7 @@ extern "C" Datum pg_ark_backup_start_full(PG_FUNCTION_ARGS) {
 }
 
 extern "C" Datum pg_ark_backup_list(PG_FUNCTION_ARGS) {
-    BackupRecord *records;
-    int count = FetchBackupRecords("", &records);
-    ManyRows(fcinfo, records, count);
+    ManyRows(fcinfo, "");
     return (Datum)0;
 }
 
@@ -163,9 +164,7 @@ extern "C" Datum pg_ark_backup_info(PG_FUNCTION_ARGS) {
 }
 
 extern "C" Datum pg_ark_backup_progress(PG_FUNCTION_ARGS) {
-    BackupRecord *records;
-    int count = FetchBackupRecords("running", &records);
-    ManyRows(fcinfo, records, count);
+    ManyRows(fcinfo, "running");
     return (Datum)0;
 }
 

@@ -25,7 +25,7 @@ struct BackupJob {
     CopyControl control;
     std::vector<BackupEntry> entries;
     uint64_t wal_segment_size = 0;
-    bool detached = false;
+    bool detached = false;  // guarded by BackupService::mutex_ once published
     std::chrono::steady_clock::time_point attach_deadline;
 
     std::mutex mutex;
@@ -109,12 +109,9 @@ Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, 
                                    Compression compression, int64_t mtime) {
     auto object_path = directory.Join(PartObjectName(object));
     if (!object_path.ok()) return object_path.status();
-    auto stream = storage.OpenWrite(*object_path, WriteMode::create_new);
-    if (!stream.ok()) return stream.status();
-    ObjectEncoder encoder(compression, stream->get());
-    PG_ARK_RETURN_IF_ERROR(encoder.Update(content.data(), content.size()));
-    PG_ARK_RETURN_IF_ERROR(encoder.Finish());
-    PG_ARK_RETURN_IF_ERROR((*stream)->Close());
+    ObjectSummary stored;
+    PG_ARK_RETURN_IF_ERROR(
+        WriteWholeObject(storage, *object_path, content, compression, WriteMode::create_new, &stored));
     BackupEntry entry;
     entry.path = path;
     entry.kind = EntryKind::file;
@@ -124,9 +121,9 @@ Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, 
     BackupPart part;
     part.object = object;
     part.size = content.size();
-    part.stored_size = encoder.summary().stored_size;
-    part.sha256 = encoder.summary().original_sha256;
-    part.stored_sha256 = encoder.summary().stored_sha256;
+    part.stored_size = stored.stored_size;
+    part.sha256 = stored.original_sha256;
+    part.stored_sha256 = stored.stored_sha256;
     entry.parts.push_back(part);
     return entry;
 }
@@ -144,14 +141,16 @@ std::string BackupService::LabelOf(const BackupJob &job) { return job.metadata.l
 
 std::shared_ptr<BackupJob> BackupService::Running(const std::string &cluster) {
     std::shared_ptr<BackupJob> job;
+    bool abandoned;
     {
         std::lock_guard<std::mutex> guard(mutex_);
         auto it = running_.find(cluster);
         if (it == running_.end()) return nullptr;
         job = it->second;
+        abandoned = job->detached && std::chrono::steady_clock::now() > job->attach_deadline;
     }
     /* A detached backup whose worker never attached is failed lazily, when someone looks. */
-    if (job->detached && std::chrono::steady_clock::now() > job->attach_deadline) {
+    if (abandoned) {
         Fail(*job, fmt::format("no background worker took the backup over within {} s",
                                wire::kAttachTimeoutSeconds));
         return nullptr;
@@ -461,13 +460,13 @@ void BackupService::Fail(BackupJob &job, const std::string &why) {
     Log(LogLevel::warn, "backup {} of cluster \"{}\" failed: {}", job.metadata.id, job.cluster, reason);
 }
 
+bool BackupService::Detached(const BackupJob &job) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return job.detached;
+}
+
 void BackupService::EndSession(BackupJob &job, const std::string &reason) {
-    bool detached;
-    {
-        std::lock_guard<std::mutex> guard(mutex_);
-        detached = job.detached;
-    }
-    if (!detached) Fail(job, reason);
+    if (!Detached(job)) Fail(job, reason);
 }
 
 Status BackupService::Cancel(const wire::BackupRef &ref) {
@@ -476,12 +475,8 @@ Status BackupService::Cancel(const wire::BackupRef &ref) {
         return Status(ErrorKind::not_found, fmt::format("backup {} of cluster \"{}\" is not running",
                                                         ref.backup_id, ref.cluster));
     job->Cancel("cancelled by backup_cancel()");
-    bool detached;
-    {
-        std::lock_guard<std::mutex> guard(mutex_);
-        detached = job->detached;
-    }
-    if (detached) Fail(*job, "cancelled by backup_cancel()");
+    /* No session will notice the cancel of a backup no worker has taken over yet. */
+    if (Detached(*job)) Fail(*job, "cancelled by backup_cancel()");
     return Status::Ok();
 }
 

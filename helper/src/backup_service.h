@@ -55,6 +55,7 @@ class BackupService {
 
   private:
     std::shared_ptr<BackupJob> Running(const std::string &cluster);
+    bool Detached(const BackupJob &job);
     void Fail(BackupJob &job, const std::string &why);
     Status CopyFiles(BackupJob &job, const wire::BackupCopyRequest &request, int client_fd,
                      std::string *warnings);

@@ -69,6 +69,10 @@ struct ClaimRelease {
     }
 };
 
+Status DecodeError(wire::DecodeResult result) {
+    return Status(ErrorKind::protocol, fmt::format("invalid request: {}", wire::DecodeResultText(result)));
+}
+
 double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -254,16 +258,12 @@ Status Server::Dispatch(ReceivedFrame &frame, int connection, std::shared_ptr<Ba
                         std::string *reply_message) {
     const uint8_t *payload = frame.payload.data();
     size_t length = frame.payload.size();
-    auto decode_error = [](wire::DecodeResult result) {
-        return Status(ErrorKind::protocol,
-                      fmt::format("invalid request: {}", wire::DecodeResultText(result)));
-    };
 
     switch (frame.header.type) {
         case wire::MessageType::ping: {
             wire::PingRequest request;
             wire::DecodeResult decoded = wire::DecodePing(payload, length, &request);
-            if (decoded != wire::DecodeResult::ok) return decode_error(decoded);
+            if (decoded != wire::DecodeResult::ok) return DecodeError(decoded);
             if (!frame.fds.empty()) return Status(ErrorKind::protocol, "ping takes no file descriptor");
             auto cluster = config_.Cluster(request.cluster);
             if (!cluster.ok()) return cluster.status();
@@ -273,7 +273,7 @@ Status Server::Dispatch(ReceivedFrame &frame, int connection, std::shared_ptr<Ba
         case wire::MessageType::archive_push: {
             wire::ArchivePushRequest request;
             wire::DecodeResult decoded = wire::DecodeArchivePush(payload, length, &request);
-            if (decoded != wire::DecodeResult::ok) return decode_error(decoded);
+            if (decoded != wire::DecodeResult::ok) return DecodeError(decoded);
             if (frame.fds.size() != 1)
                 return Status(ErrorKind::protocol,
                               "archive request must carry exactly one file descriptor");
@@ -330,10 +330,6 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
                               std::shared_ptr<BackupJob> *session, std::string *reply_message) {
     const uint8_t *payload = frame.payload.data();
     size_t length = frame.payload.size();
-    auto decode_error = [](wire::DecodeResult result) {
-        return Status(ErrorKind::protocol,
-                      fmt::format("invalid request: {}", wire::DecodeResultText(result)));
-    };
     auto need_session = [&](bool want) {
         if ((*session != nullptr) == want) return Status::Ok();
         return Status(ErrorKind::protocol, want ? "no backup is in progress on this connection"
@@ -344,7 +340,7 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
         case wire::MessageType::backup_begin: {
             wire::BackupBeginRequest request;
             if ((decoded = wire::DecodeBackupBegin(payload, length, &request)) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             PG_ARK_RETURN_IF_ERROR(need_session(false));
             auto job = backups_.Begin(request);
             if (!job.ok()) return job.status();
@@ -355,7 +351,7 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
         case wire::MessageType::backup_attach: {
             wire::BackupRef request;
             if ((decoded = wire::DecodeBackupRef(payload, length, &request)) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             PG_ARK_RETURN_IF_ERROR(need_session(false));
             auto job = backups_.Attach(request);
             if (!job.ok()) return job.status();
@@ -366,14 +362,14 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
         case wire::MessageType::backup_copy: {
             wire::BackupCopyRequest request;
             if ((decoded = wire::DecodeBackupCopy(payload, length, &request)) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             PG_ARK_RETURN_IF_ERROR(need_session(true));
             return backups_.Copy(**session, request, connection, reply_message);
         }
         case wire::MessageType::backup_stop: {
             auto request = std::make_unique<wire::BackupStopRequest>(); /* 15 KB: not on the stack */
             if ((decoded = wire::DecodeBackupStop(payload, length, request.get())) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             PG_ARK_RETURN_IF_ERROR(need_session(true));
             PG_ARK_RETURN_IF_ERROR(backups_.Stop(**session, *request, connection));
             *reply_message = BackupService::BackupIdOf(**session);
@@ -383,7 +379,7 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
         case wire::MessageType::backup_cancel: {
             wire::BackupRef request;
             if ((decoded = wire::DecodeBackupRef(payload, length, &request)) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             PG_ARK_RETURN_IF_ERROR(backups_.Cancel(request));
             *reply_message = fmt::format("backup {} cancelled", request.backup_id);
             return Status::Ok();
@@ -391,7 +387,7 @@ Status Server::DispatchBackup(ReceivedFrame &frame, int connection,
         case wire::MessageType::catalog_query: {
             wire::CatalogQuery request;
             if ((decoded = wire::DecodeCatalogQuery(payload, length, &request)) != wire::DecodeResult::ok)
-                return decode_error(decoded);
+                return DecodeError(decoded);
             auto records = backups_.Query(request);
             if (!records.ok()) return records.status();
             std::vector<uint8_t> buffer(wire::kMaxPayload);

@@ -264,13 +264,15 @@ Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what) {
 }
 
 Status WriteWholeObject(Storage &storage, const RepoPath &path, const std::string &data,
-                        Compression compression, WriteMode mode) {
+                        Compression compression, WriteMode mode, ObjectSummary *summary) {
     auto stream = storage.OpenWrite(path, mode);
     if (!stream.ok()) return stream.status();
     ObjectEncoder encoder(compression, stream->get());
     PG_ARK_RETURN_IF_ERROR(encoder.Update(data.data(), data.size()));
     PG_ARK_RETURN_IF_ERROR(encoder.Finish());
-    return (*stream)->Close();
+    PG_ARK_RETURN_IF_ERROR((*stream)->Close());
+    if (summary != nullptr) *summary = encoder.summary();
+    return Status::Ok();
 }
 
 Result<std::string> ReadWholeObject(Storage &storage, const RepoPath &path) {

@@ -98,7 +98,7 @@ Result<ObjectSummary> SummarizeObject(ReadStream &in, const std::string &what);
 constexpr Compression kUncompressed{CompressType::none, 1};
 
 Status WriteWholeObject(Storage &storage, const RepoPath &path, const std::string &data,
-                        Compression compression, WriteMode mode);
+                        Compression compression, WriteMode mode, ObjectSummary *summary = nullptr);
 Result<std::string> ReadWholeObject(Storage &storage, const RepoPath &path);
 
 }  // namespace pg_ark

@@ -23,11 +23,8 @@
 
 #include "backup_lock.h"
 #include "catalog.h"
-#include "pg_files.h"
 #include "stored_object.h"
 #include "test_util.h"
-#include "wal_name.h"
-#include "wal_store.h"
 
 namespace pg_ark {
 namespace {
@@ -100,7 +97,6 @@ class BackupBuilder {
         manifest_.entries.push_back(entry);
     }
 
-    void SetPartSize(uint64_t part_size) { manifest_.backup.part_size = part_size; }
 
     /* Stores content as parts of part_size bytes (none for an empty file). */
     void File(const std::string &path, const std::string &content, uint32_t mode = 0600,
@@ -652,60 +648,6 @@ TEST_F(RestoreTest, WorkersOutOfRangeRefused) {
     EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
 }
 
-/* Adds everything below relative (in root) to a backup, but WAL, as a base backup would. */
-void AddTree(BackupBuilder *backup, const std::string &root, const std::string &relative) {
-    for (const std::string &name :
-         ListAllEntries(relative.empty() ? root : root + "/" + relative)) {
-        std::string path = relative.empty() ? name : relative + "/" + name;
-        if (path == "postmaster.pid" || path == "postmaster.opts") continue;
-        struct stat st = Lstat(root + "/" + path);
-        if (relative == "pg_wal" && S_ISREG(st.st_mode)) continue;
-        if (S_ISDIR(st.st_mode)) {
-            backup->Directory(path, st.st_mode & 07777);
-            AddTree(backup, root, path);
-        } else if (S_ISLNK(st.st_mode)) {
-            backup->Link(path, ReadLink(root + "/" + path));
-            if (relative == "pg_tblspc")
-                AddTree(backup, root, path); /* the tablespace's contents */
-        } else {
-            backup->File(path, ReadFileBytes(root + "/" + path), st.st_mode & 07777, st.st_mtime);
-        }
-    }
-}
-
-/*
- * Not a test: stores a stopped PostgreSQL data directory as a full backup of cluster "main"
- * (64 MiB parts, zstd -1) and archives its WAL segments, so a restore of it recovers through
- * restore_command; for bench/restore_bench.sh. PG_ARK_BENCH_PGDATA names the data directory,
- * PG_ARK_BENCH_REPO the repository. Run with --gtest_also_run_disabled_tests
- * --gtest_filter=RestoreBench.*; it prints the backup id.
- */
-TEST(RestoreBench, DISABLED_StoreDataDirectory) {
-    const char *pgdata = getenv("PG_ARK_BENCH_PGDATA");
-    const char *repo = getenv("PG_ARK_BENCH_REPO");
-    ASSERT_TRUE(pgdata != nullptr && repo != nullptr)
-        << "set PG_ARK_BENCH_PGDATA and PG_ARK_BENCH_REPO";
-    Repository repository(MakePosixStorage(repo));
-    auto identity = ReadClusterIdentity(pgdata);
-    ASSERT_TRUE(identity.ok()) << identity.status().message();
-    auto init = repository.InitCluster(kCluster, *identity);
-    ASSERT_TRUE(init.ok()) << init.status().message();
-    WalStore wal(&repository);
-    std::string wal_directory = std::string(pgdata) + "/pg_wal";
-    for (const std::string &name : ListAllEntries(wal_directory)) {
-        if (ClassifyWalName(name.c_str()) != WalFileKind::segment &&
-            ClassifyWalName(name.c_str()) != WalFileKind::history)
-            continue;
-        pg_ark_test::ReadFd fd(wal_directory + "/" + name);
-        auto pushed = wal.Push(kCluster, identity->system_identifier, name, fd.fd, Compression{});
-        ASSERT_TRUE(pushed.ok()) << pushed.status().message();
-    }
-    BackupBuilder backup(&repository, time(nullptr), identity->system_identifier);
-    backup.SetPartSize(64ull << 20);
-    AddTree(&backup, pgdata, "");
-    backup.Commit();
-    printf("backup %s\n", backup.id().c_str());
-}
 
 }  // namespace
 }  // namespace pg_ark
