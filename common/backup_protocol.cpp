@@ -57,6 +57,7 @@ size_t EncodeBackupBegin(const BackupBeginRequest &request, uint8_t *payload, si
     writer.PutU32(static_cast<uint32_t>(request.kind));
     writer.PutString(request.label);
     writer.PutU32(request.detached);
+    writer.PutString(request.parent);
     return Done(writer);
 }
 
@@ -65,10 +66,12 @@ DecodeResult DecodeBackupBegin(const uint8_t *payload, size_t length, BackupBegi
     uint32_t kind;
     if (!reader.GetString(out->cluster, kMaxClusterName) || !reader.GetU64(&out->system_identifier) ||
         !reader.GetU32(&kind) || !reader.GetString(out->label, kMaxLabel) ||
-        !reader.GetU32(&out->detached))
+        !reader.GetU32(&out->detached) || !reader.GetString(out->parent, kMaxBackupId))
         return DecodeResult::truncated;
     if (!IsValidClusterName(out->cluster) || out->system_identifier == 0 || !IsValidKind(kind) ||
-        !IsPrintableText(out->label) || strchr(out->label, '\n') != nullptr || out->detached > 1)
+        !IsPrintableText(out->label) || strchr(out->label, '\n') != nullptr || out->detached > 1 ||
+        !IsValidOptionalBackupId(out->parent) ||
+        (out->parent[0] != '\0' && kind != static_cast<uint32_t>(BackupKind::incremental)))
         return DecodeResult::bad_field;
     out->kind = static_cast<BackupKind>(kind);
     return Finish(reader);
@@ -177,6 +180,9 @@ size_t EncodeBackupRecord(const BackupRecord &record, uint8_t *payload, size_t c
     writer.PutU64(record.files_total);
     writer.PutU64(record.bytes_done);
     writer.PutU64(record.bytes_total);
+    writer.PutU64(record.block_files);
+    writer.PutU64(record.whole_files);
+    writer.PutString(record.fallback);
     return Done(writer);
 }
 
@@ -194,14 +200,16 @@ DecodeResult DecodeBackupRecord(const uint8_t *payload, size_t length, BackupRec
         !reader.GetU64(&out->stored_bytes) || !reader.GetString(out->error, kMaxRecordError) ||
         !reader.GetString(out->phase, kMaxPhase) || !reader.GetU64(&out->files_done) ||
         !reader.GetU64(&out->files_total) || !reader.GetU64(&out->bytes_done) ||
-        !reader.GetU64(&out->bytes_total))
+        !reader.GetU64(&out->bytes_total) || !reader.GetU64(&out->block_files) ||
+        !reader.GetU64(&out->whole_files) || !reader.GetString(out->fallback, kMaxRecordError))
         return DecodeResult::truncated;
     out->start_time = static_cast<int64_t>(start_time);
     out->stop_time = static_cast<int64_t>(stop_time);
     if (!IsValidBackupIdText(out->backup_id) || !IsValidKind(kind) || !IsValidStatus(out->status) ||
         !IsPrintableText(out->label) || !IsValidOptionalBackupId(out->parent) ||
         !IsValidOptionalWalName(out->wal_start) || !IsValidOptionalWalName(out->wal_stop) ||
-        !IsPrintableText(out->error) || !IsPrintableText(out->phase) || out->start_time < 0 ||
+        !IsPrintableText(out->error) || !IsPrintableText(out->phase) ||
+        !IsPrintableText(out->fallback) || out->start_time < 0 ||
         out->stop_time < 0)
         return DecodeResult::bad_field;
     out->kind = static_cast<BackupKind>(kind);

@@ -47,6 +47,9 @@ struct BackupBeginRequest {
     BackupKind kind = BackupKind::full;
     char label[kMaxLabel + 1] = {};
     uint32_t detached = 0;
+    /* incremental only: the parent backup's id; empty = the newest usable backup (incremental)
+     * or the newest full one (differential, which never names one). */
+    char parent[kMaxBackupId + 1] = {};
 };
 
 /* Names one backup of a cluster: backup_attach and backup_cancel. */
@@ -99,6 +102,11 @@ struct BackupRecord {
     uint64_t files_total = 0;
     uint64_t bytes_done = 0;
     uint64_t bytes_total = 0;
+    /* Incremental and differential backups: relation files stored as changed blocks only, files
+     * stored whole, and why block maps could not be used where they were not ("" if they were). */
+    uint64_t block_files = 0;
+    uint64_t whole_files = 0;
+    char fallback[kMaxRecordError + 1] = {};
 };
 
 const char *BackupKindName(BackupKind kind);
