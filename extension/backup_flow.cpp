@@ -18,6 +18,7 @@ extern "C" {
 }
 
 #include "backup_flow.h"
+#include "block_tracker.h"
 #include "guc.h"
 #include "helper_client.h"
 
@@ -32,12 +33,18 @@ const char *RequireClusterName(void) {
     return pg_ark_cluster;
 }
 
-static size_t EncodeBegin(const char *label, bool detached, uint8_t *payload) {
+/* How long a non-full backup waits for the block tracker to catch up with its start; past it,
+ * the helper copies what the maps do not cover whole and says so. */
+static constexpr int kBlockMapWaitMs = 300 * 1000;
+
+static size_t EncodeBegin(const BackupOptions &options, bool detached, uint8_t *payload) {
     pg_ark::wire::BackupBeginRequest request;
     pg_ark::wire::CopyBounded(request.cluster, sizeof request.cluster, RequireClusterName());
     request.system_identifier = GetSystemIdentifier();
-    request.kind = pg_ark::wire::BackupKind::full;
-    pg_ark::wire::CopyBounded(request.label, sizeof request.label, label ? label : "");
+    request.kind = options.kind;
+    pg_ark::wire::CopyBounded(request.label, sizeof request.label, options.label ? options.label : "");
+    pg_ark::wire::CopyBounded(request.parent, sizeof request.parent,
+                              options.parent ? options.parent : "");
     request.detached = detached ? 1 : 0;
     return pg_ark::wire::EncodeBackupBegin(request, payload, pg_ark::wire::kMaxPayload);
 }
@@ -62,9 +69,9 @@ static void CallOnce(MessageType type, const uint8_t *payload, size_t length,
     PG_END_TRY();
 }
 
-char *ReserveDetachedBackup(const char *label) {
+char *ReserveDetachedBackup(const BackupOptions &options) {
     uint8_t *payload = (uint8_t *)palloc(pg_ark::wire::kMaxPayload);
-    size_t length = EncodeBegin(label, true, payload);
+    size_t length = EncodeBegin(options, true, payload);
     pg_ark::wire::Reply reply;
     CallOnce(MessageType::backup_begin, payload, length, &reply);
     return pstrdup(reply.message);
@@ -92,7 +99,8 @@ static void CheckFits(size_t length, size_t limit, const char *what) {
                                length, limit)));
 }
 
-char *RunBackup(const char *label, bool fast, const char *attach_id, bool in_worker) {
+char *RunBackup(const BackupOptions &options, const char *attach_id, bool in_worker) {
+    const char *label = options.label;
     uint8_t *payload = (uint8_t *)palloc(pg_ark::wire::kMaxPayload);
     pg_ark::wire::Reply reply;
     char *backup_id = nullptr;
@@ -111,7 +119,7 @@ char *RunBackup(const char *label, bool fast, const char *attach_id, bool in_wor
             backup_id = pstrdup(attach_id);
             label = reply.message[0] != '\0' ? pstrdup(reply.message) : nullptr; /* kept at begin */
         } else {
-            size_t length = EncodeBegin(label, false, payload);
+            size_t length = EncodeBegin(options, false, payload);
             HelperCall(MessageType::backup_begin, payload, length, false, &reply);
             backup_id = pstrdup(reply.message);
         }
@@ -120,8 +128,10 @@ char *RunBackup(const char *label, bool fast, const char *attach_id, bool in_wor
         TimeLineID start_timeline;
         char *backup_label_text = psprintf("pg_ark backup %s%s%s", backup_id, label ? ": " : "",
                                            label ? label : "");
-        XLogRecPtr start = StartBackupMode(backup_label_text, fast, in_worker, context, &label_file,
-                                           &tablespace_map, &start_timeline);
+        XLogRecPtr start = StartBackupMode(backup_label_text, options.fast, in_worker, context,
+                                           &label_file, &tablespace_map, &start_timeline);
+        if (options.kind != pg_ark::wire::BackupKind::full)
+            (void)BlockTrackerFlushThrough(start, kBlockMapWaitMs);
 
         pg_ark::wire::BackupCopyRequest copy;
         copy.start_lsn = start;
@@ -152,6 +162,7 @@ char *RunBackup(const char *label, bool fast, const char *attach_id, bool in_wor
         strlcpy(stop_request->tablespace_map, tablespace_map->data, sizeof stop_request->tablespace_map);
         length = pg_ark::wire::EncodeBackupStop(*stop_request, payload, pg_ark::wire::kMaxPayload);
         HelperCall(MessageType::backup_stop, payload, length, true, &reply);
+        if (options.kind == pg_ark::wire::BackupKind::full) BlockTrackerRetainFrom(start);
     }
     PG_CATCH();
     {

@@ -11,21 +11,33 @@
 /* This cluster's name (pg_ark.cluster); ERRORs when unset. */
 const char *RequireClusterName(void);
 
-/*
- * Reserves a backup with the helper and returns its id (palloc'd). detached: a background
- * worker will run it (RunBackup with attach_id); otherwise the caller runs it on the same
- * connection at once with RunBackup(nullptr, ...) — see RunReservedBackup.
- */
-char *ReserveDetachedBackup(const char *label);
+/* What to back up; label and parent may be null. */
+struct BackupOptions {
+    pg_ark::wire::BackupKind kind = pg_ark::wire::BackupKind::full;
+    const char *parent = nullptr; /* incremental: the parent's id; null = the newest usable */
+    const char *label = nullptr;
+    bool fast = true;
+};
 
 /*
- * Runs a whole backup: begins it (or, with attach_id, takes over a detached reservation),
- * enters backup mode, has the helper copy, leaves backup mode and waits for the helper to commit.
- * Returns the backup id (palloc'd). Any ERROR (cancel, client gone, helper failure) leaves
- * PostgreSQL out of backup mode and the helper's backup failed. in_worker: manage transactions
- * around the backup-mode calls (a background worker has none of its own).
+ * Reserves a backup with the helper for a background worker to run (RunBackup with attach_id)
+ * and returns its id (palloc'd).
  */
-char *RunBackup(const char *label, bool fast, const char *attach_id, bool in_worker);
+char *ReserveDetachedBackup(const BackupOptions &options);
+
+/*
+ * Runs a whole backup: begins it (or, with attach_id, takes over a detached reservation, whose
+ * label and parent were given at reservation), enters backup mode, has the helper copy, leaves
+ * backup mode and waits for the helper to commit. Returns the backup id (palloc'd). Any ERROR
+ * (cancel, client gone, helper failure) leaves PostgreSQL out of backup mode and the helper's
+ * backup failed. in_worker: manage transactions around the backup-mode calls (a background
+ * worker has none of its own).
+ *
+ * An incremental or differential backup first has the block tracker write its maps up to the
+ * backup's start LSN, so the helper can read what changed since the parent; a completed full
+ * backup tells the tracker that maps older than its start are no longer needed.
+ */
+char *RunBackup(const BackupOptions &options, const char *attach_id, bool in_worker);
 
 /*
  * The helper's records: every backup (backup_id ""), one, or the running one ("running").

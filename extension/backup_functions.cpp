@@ -1,7 +1,7 @@
 /*
  * backup_functions.cpp
- *     The backup SQL API: backup_start_full, backup_list, backup_info, backup_progress and
- *     backup_cancel. Not granted to PUBLIC (see the install script). Rows come from the helper's
+ *     The backup SQL API: backup_start_full, backup_start_incremental, backup_start_differential,
+ *     backup_list, backup_info, backup_progress and backup_cancel. Not granted to PUBLIC (see the install script). Rows come from the helper's
  *     catalog, so they are the same as `pg_ark list` shows.
  */
 #include "pg_includes.h"
@@ -20,6 +20,8 @@ extern "C" {
 
 extern "C" {
 PG_FUNCTION_INFO_V1(pg_ark_backup_start_full);
+PG_FUNCTION_INFO_V1(pg_ark_backup_start_incremental);
+PG_FUNCTION_INFO_V1(pg_ark_backup_start_differential);
 PG_FUNCTION_INFO_V1(pg_ark_backup_list);
 PG_FUNCTION_INFO_V1(pg_ark_backup_info);
 PG_FUNCTION_INFO_V1(pg_ark_backup_progress);
@@ -44,6 +46,7 @@ Datum Column(const BackupRecord &r, const char *name, bool *isnull) {
     if (strcmp(name, "label") == 0) return TextOrNull(r.label, isnull);
     if (strcmp(name, "parent") == 0) return TextOrNull(r.parent, isnull);
     if (strcmp(name, "error") == 0) return TextOrNull(r.error, isnull);
+    if (strcmp(name, "fallback") == 0) return TextOrNull(r.fallback, isnull);
     if (strcmp(name, "phase") == 0) return TextOrNull(r.phase, isnull);
     if (strcmp(name, "wal_start") == 0) return TextOrNull(r.wal_start, isnull);
     if (strcmp(name, "wal_stop") == 0) return TextOrNull(r.wal_stop, isnull);
@@ -63,6 +66,8 @@ Datum Column(const BackupRecord &r, const char *name, bool *isnull) {
     }
     if (strcmp(name, "original_bytes") == 0) return Int64GetDatum((int64)r.original_bytes);
     if (strcmp(name, "stored_bytes") == 0) return Int64GetDatum((int64)r.stored_bytes);
+    if (strcmp(name, "block_files") == 0) return Int64GetDatum((int64)r.block_files);
+    if (strcmp(name, "whole_files") == 0) return Int64GetDatum((int64)r.whole_files);
     if (strcmp(name, "files_done") == 0) return Int64GetDatum((int64)r.files_done);
     if (strcmp(name, "files_total") == 0) return Int64GetDatum((int64)r.files_total);
     if (strcmp(name, "bytes_done") == 0) return Int64GetDatum((int64)r.bytes_done);
@@ -118,15 +123,19 @@ char *BackupIdArgument(FunctionCallInfo fcinfo, int arg) {
     return id;
 }
 
-}  // namespace
-
-extern "C" Datum pg_ark_backup_start_full(PG_FUNCTION_ARGS) {
-    if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+/*
+ * The three backup_start_* functions: options.label and fast/wait are the arguments from
+ * first_option on (label, fast, wait); the checks come before any contact with the helper.
+ */
+Datum StartBackup(FunctionCallInfo fcinfo, BackupOptions options, int first_option) {
+    if (PG_ARGISNULL(first_option + 1) || PG_ARGISNULL(first_option + 2))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("fast and wait must not be null")));
-    char *label = PG_ARGISNULL(0) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
-    bool fast = PG_GETARG_BOOL(1);
-    bool wait = PG_GETARG_BOOL(2);
+    char *label = PG_ARGISNULL(first_option) ? nullptr
+                                              : text_to_cstring(PG_GETARG_TEXT_PP(first_option));
+    options.label = label;
+    options.fast = PG_GETARG_BOOL(first_option + 1);
+    bool wait = PG_GETARG_BOOL(first_option + 2);
     if (label != nullptr && strlen(label) > pg_ark::wire::kMaxLabel)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("backup label is too long (%zu bytes; at most %zu)", strlen(label),
@@ -137,7 +146,7 @@ extern "C" Datum pg_ark_backup_start_full(PG_FUNCTION_ARGS) {
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("pg_ark takes backups on the primary only"),
-                        errhint("Run backup_start_full() on the primary server.")));
+                        errhint("Run the backup on the primary server.")));
     if (get_backup_status() == SESSION_BACKUP_RUNNING)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("a backup is already in progress in this session"),
@@ -146,12 +155,33 @@ extern "C" Datum pg_ark_backup_start_full(PG_FUNCTION_ARGS) {
 
     char *backup_id;
     if (wait) {
-        backup_id = RunBackup(label, fast, nullptr, false);
+        backup_id = RunBackup(options, nullptr, false);
     } else {
-        backup_id = ReserveDetachedBackup(label);
-        LaunchBackupWorker(backup_id, fast);
+        backup_id = ReserveDetachedBackup(options);
+        LaunchBackupWorker(backup_id, options.kind, options.fast);
     }
     return SingleRow(fcinfo, OneRecord(backup_id));
+}
+
+}  // namespace
+
+extern "C" Datum pg_ark_backup_start_full(PG_FUNCTION_ARGS) {
+    BackupOptions options;
+    options.kind = pg_ark::wire::BackupKind::full;
+    return StartBackup(fcinfo, options, 0);
+}
+
+extern "C" Datum pg_ark_backup_start_incremental(PG_FUNCTION_ARGS) {
+    BackupOptions options;
+    options.kind = pg_ark::wire::BackupKind::incremental;
+    options.parent = PG_ARGISNULL(0) ? nullptr : BackupIdArgument(fcinfo, 0);
+    return StartBackup(fcinfo, options, 1);
+}
+
+extern "C" Datum pg_ark_backup_start_differential(PG_FUNCTION_ARGS) {
+    BackupOptions options;
+    options.kind = pg_ark::wire::BackupKind::differential;
+    return StartBackup(fcinfo, options, 0);
 }
 
 extern "C" Datum pg_ark_backup_list(PG_FUNCTION_ARGS) {

@@ -1,6 +1,6 @@
 /*
  * backup_worker.cpp
- *     The background worker behind backup_start_full(wait => false). See backup_worker.h.
+ *     The background worker behind backup_start_*(wait => false). See backup_worker.h.
  *
  * The worker connects to the caller's database as the caller, takes over the reserved backup
  * with the helper and runs it exactly as a waiting backend would. It ends with the backup; an
@@ -25,6 +25,7 @@ namespace {
 struct WorkerArgs {
     Oid database;
     Oid user;
+    pg_ark::wire::BackupKind kind;
     bool fast;
     char backup_id[pg_ark::wire::kMaxBackupId + 1];
 };
@@ -41,12 +42,15 @@ extern "C" void pg_ark_backup_worker_main(Datum) {
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(args.database, args.user, 0);
-    char *backup_id = RunBackup(nullptr, args.fast, args.backup_id, true);
+    BackupOptions options;
+    options.kind = args.kind;
+    options.fast = args.fast;
+    char *backup_id = RunBackup(options, args.backup_id, true);
     ereport(LOG, (errmsg("pg_ark backup %s complete", backup_id)));
     proc_exit(0);
 }
 
-void LaunchBackupWorker(const char *backup_id, bool fast) {
+void LaunchBackupWorker(const char *backup_id, pg_ark::wire::BackupKind kind, bool fast) {
     BackgroundWorker worker;
     memset(&worker, 0, sizeof worker);
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -61,6 +65,7 @@ void LaunchBackupWorker(const char *backup_id, bool fast) {
     memset(&args, 0, sizeof args);
     args.database = MyDatabaseId;
     args.user = GetUserId();
+    args.kind = kind;
     args.fast = fast;
     strlcpy(args.backup_id, backup_id, sizeof args.backup_id);
     memcpy(worker.bgw_extra, &args, sizeof args);
@@ -72,7 +77,6 @@ void LaunchBackupWorker(const char *backup_id, bool fast) {
         CancelBackup(backup_id);
         ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
                         errmsg("could not start a background worker for backup %s", backup_id),
-                        errhint("Raise max_worker_processes, or call backup_start_full() with "
-                                "wait => true.")));
+                        errhint("Raise max_worker_processes, or start the backup with wait => true.")));
     }
 }

@@ -14,14 +14,41 @@ REVOKE ALL ON FUNCTION helper_ping() FROM PUBLIC;
 
 -- Backups. Each returns rows from the helper's catalog (the same as `pg_ark list`).
 -- Not granted to PUBLIC: a backup role needs EXECUTE on them (see docs/backup.md).
+-- backup_start_incremental stores only the blocks changed since its parent (by default the
+-- newest complete backup); backup_start_differential, those changed since the newest full
+-- backup. block_files counts relation files stored as changed blocks, whole_files the files
+-- stored whole; fallback says why block maps could not be used, when they could not.
 CREATE FUNCTION backup_start_full(label text DEFAULT NULL, fast boolean DEFAULT true,
                                   wait boolean DEFAULT true,
-    OUT backup_id text, OUT backup_type text, OUT status text,
+    OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
-    OUT original_bytes bigint, OUT stored_bytes bigint)
+    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_start_full'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION backup_start_incremental(parent text DEFAULT NULL, label text DEFAULT NULL,
+                                         fast boolean DEFAULT true, wait boolean DEFAULT true,
+    OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
+    OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
+    OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
+    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_start_incremental'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION backup_start_differential(label text DEFAULT NULL, fast boolean DEFAULT true,
+                                          wait boolean DEFAULT true,
+    OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
+    OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
+    OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
+    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_start_differential'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION backup_list(
@@ -29,7 +56,8 @@ CREATE FUNCTION backup_list(
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
     OUT wal_start text, OUT wal_stop text,
-    OUT original_bytes bigint, OUT stored_bytes bigint, OUT error text)
+    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT block_files bigint, OUT whole_files bigint, OUT fallback text, OUT error text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_list'
 LANGUAGE C VOLATILE STRICT;
@@ -39,7 +67,8 @@ CREATE FUNCTION backup_info(id text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
     OUT wal_start text, OUT wal_stop text,
-    OUT original_bytes bigint, OUT stored_bytes bigint, OUT error text)
+    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT block_files bigint, OUT whole_files bigint, OUT fallback text, OUT error text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_info'
 LANGUAGE C VOLATILE STRICT;
@@ -57,6 +86,8 @@ AS 'MODULE_PATHNAME', 'pg_ark_backup_cancel'
 LANGUAGE C VOLATILE STRICT;
 
 REVOKE ALL ON FUNCTION backup_start_full(text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_start_incremental(text, text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backup_start_differential(text, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_list() FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_info(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_progress() FROM PUBLIC;

@@ -12,6 +12,10 @@ SELECT * FROM backup_start_full(repeat('x', 1001));
 SELECT * FROM backup_start_full(E'two\nlines');
 SELECT * FROM backup_start_full('ok', NULL);
 SELECT * FROM backup_start_full('ok', true, NULL);
+SELECT * FROM backup_start_incremental('../etc');
+SELECT * FROM backup_start_incremental(NULL, 'ok', NULL);
+SELECT * FROM backup_start_differential(E'two\nlines');
+SELECT * FROM backup_start_differential('ok', true, NULL);
 SELECT * FROM backup_info('../etc');
 SELECT * FROM backup_info('running');
 SELECT backup_cancel('not an id');
@@ -23,12 +27,16 @@ SELECT backup_cancel(NULL);
 CREATE ROLE ark_backup_user;
 SET ROLE ark_backup_user;
 SELECT * FROM backup_start_full();
+SELECT * FROM backup_start_incremental();
+SELECT * FROM backup_start_differential();
 SELECT * FROM backup_list();
 SELECT * FROM backup_info('20261122-053113F');
 SELECT * FROM backup_progress();
 SELECT backup_cancel('20261122-053113F');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION backup_start_full(text, boolean, boolean), backup_list(),
+GRANT EXECUTE ON FUNCTION backup_start_full(text, boolean, boolean),
+      backup_start_incremental(text, text, boolean, boolean),
+      backup_start_differential(text, boolean, boolean), backup_list(),
       backup_info(text), backup_progress(), backup_cancel(text) TO ark_backup_user;
 SELECT p.proname, has_function_privilege('ark_backup_user', p.oid, 'EXECUTE') AS granted
   FROM pg_proc p WHERE p.proname LIKE 'backup\_%' ORDER BY p.proname;
@@ -36,7 +44,9 @@ SELECT p.proname, has_function_privilege('ark_backup_user', p.oid, 'EXECUTE') AS
 SET ROLE ark_backup_user;
 SELECT * FROM backup_list();
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION backup_start_full(text, boolean, boolean), backup_list(),
+REVOKE EXECUTE ON FUNCTION backup_start_full(text, boolean, boolean),
+       backup_start_incremental(text, text, boolean, boolean),
+       backup_start_differential(text, boolean, boolean), backup_list(),
        backup_info(text), backup_progress(), backup_cancel(text) FROM ark_backup_user;
 DROP ROLE ark_backup_user;
 

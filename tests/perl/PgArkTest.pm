@@ -152,8 +152,9 @@ sub dir { return $_[0]->{dir}; }
 The usual start of a test: a new node (wal_level replica) archiving through a new running
 helper, its cluster registered, the node started. Params go to PgArkTest->new (cluster, repo,
 ...), except node_cluster, the pg_ark.cluster the node is given (default: the helper's cluster;
-'' leaves archiving unconfigured), and init_extra, extra initdb arguments (e.g.
-['--data-checksums']). Returns ($node, $ark).
+'' leaves archiving unconfigured), init_extra, extra initdb arguments (e.g.
+['--data-checksums']), and conf, lines appended to postgresql.conf (e.g.
+"shared_preload_libraries = 'pg_ark'"). Returns ($node, $ark).
 
 =cut
 
@@ -162,10 +163,12 @@ sub start_archiving_node
 	my ($name, %params) = @_;
 	my $node_cluster = delete $params{node_cluster};
 	my $init_extra = delete $params{init_extra} // [];
+	my $conf = delete $params{conf} // '';
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(allows_streaming => 1, extra => $init_extra);
 	my $ark = PgArkTest->new(node => $node, %params);
 	$ark->configure_node($node, defined $node_cluster ? (cluster => $node_cluster) : ());
+	$node->append_conf('postgresql.conf', $conf) if $conf ne '';
 	$ark->start or BAIL_OUT("helper for node $name did not start");
 	$ark->init_cluster;
 	$node->start;
@@ -942,31 +945,38 @@ sub switch_under_load
 
 =head2 Backups and restores
 
-$ark->backup($node, %params) runs backup_start_full() (label, fast, wait) in psql and returns
-the row as a hash (backup_id, status, ...), failing the test on an error.
+$ark->backup($node, %params) runs backup_start_<type>() in psql (params: type full (default),
+incremental or differential; parent for an incremental; label, fast, wait) and returns the row
+as a hash (backup_id, status, parent, block_files, whole_files, fallback, ...), failing the test
+on an error.
 
 $ark->restore_node($name, @args) restores with `pg_ark restore` into the data directory of a
 new PostgreSQL::Test::Cluster named $name and makes it startable on its own port, not
 archiving; returns ($node, $rc, $stdout, $stderr). The node is not started.
 
-PgArkTest::dumpall($node) returns pg_dumpall's output (without its random \restrict lines).
+PgArkTest::dumpall($node, @extra) returns pg_dumpall's output (without its random \restrict
+lines); @extra are more pg_dumpall arguments (e.g. --exclude-database=big).
 
 =cut
 
 sub backup
 {
 	my ($self, $node, %params) = @_;
+	my $type = $params{type} // 'full';
 	my $label = defined $params{label} ? "'$params{label}'" : 'NULL';
 	my $fast = $params{fast} // 'true';
 	my $wait = $params{wait} // 'true';
-	my @columns = qw(backup_id backup_type status start_lsn stop_lsn timeline original_bytes stored_bytes);
+	my @args = ($label, $fast, $wait);
+	unshift @args, defined $params{parent} ? "'$params{parent}'" : 'NULL' if $type eq 'incremental';
+	my @columns = qw(backup_id backup_type status parent start_lsn stop_lsn timeline original_bytes
+	  stored_bytes block_files whole_files fallback);
 	my ($out, $err) = ('', '');
-	my $rc = $node->psql('postgres',
-		"SELECT " . join(', ', @columns) . " FROM backup_start_full($label, $fast, $wait)",
+	my $call = "backup_start_$type(" . join(', ', @args) . ')';
+	my $rc = $node->psql('postgres', "SELECT " . join(', ', @columns) . " FROM $call",
 		stdout => \$out, stderr => \$err, extra_params => ['-A', '-F', '|']);
-	is($rc, 0, "backup_start_full($label) succeeds") or diag("stderr: $err\n" . $self->log_tail);
+	is($rc, 0, "$call succeeds") or diag("stderr: $err\n" . $self->log_tail);
 	my %row;
-	@row{@columns} = split /\|/, $out;
+	@row{@columns} = split /\|/, $out, -1;
 	$row{stderr} = $err;
 	return \%row;
 }
@@ -990,9 +1000,9 @@ archive_mode = off
 
 sub dumpall
 {
-	my ($node) = @_;
+	my ($node, @extra) = @_;
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'pg_dumpall', '-h', $node->host, '-p', $node->port, '--no-role-passwords' ],
+	IPC::Run::run([ 'pg_dumpall', '-h', $node->host, '-p', $node->port, '--no-role-passwords', @extra ],
 		'<', '/dev/null', '>', \$out, '2>', \$err, IPC::Run::timeout(timeout()))
 	  or die "pg_dumpall failed: $err";
 	# Recent pg_dump guards each script with a random \restrict key: not part of the data.
