@@ -77,6 +77,7 @@ constexpr uint32 kHeapBlocksPerVmPage =
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData)) * (BITS_PER_BYTE / BITS_PER_HEAPBLOCK);
 
 struct WorkerState {
+    MemoryContext context = nullptr; /* lives as long as the worker */
     BlockRefTable table;
     XLogReaderState *reader = nullptr;
     ReadLocalXLogPageNoWaitPrivate reader_private{};
@@ -391,7 +392,10 @@ void BeginRange(XLogRecPtr start) {
         routine.page_read = read_local_xlog_page_no_wait;
         routine.segment_open = wal_segment_open;
         routine.segment_close = wal_segment_close;
+        /* The reader lives as long as the worker, not in the per-pass context. */
+        MemoryContext old = MemoryContextSwitchTo(worker->context);
         worker->reader = XLogReaderAllocate(wal_segment_size, nullptr, &routine, &worker->reader_private);
+        MemoryContextSwitchTo(old);
         if (worker->reader == nullptr)
             ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"),
                             errdetail("Failed while allocating a WAL reading processor.")));
@@ -582,7 +586,11 @@ bool ReadBatch() {
         if (ShutdownRequestPending || ConfigReloadPending) return false;
         worker->reader_private.end_of_wal = false;
         char *error = nullptr;
+        /* The reader allocates its decode buffer lazily, in the current context: make that
+         * the worker's, not the per-pass one that is reset. */
+        MemoryContext old = MemoryContextSwitchTo(worker->context);
         XLogRecord *record = XLogReadRecord(reader, &error);
+        MemoryContextSwitchTo(old);
         if (record == nullptr) {
             if (worker->reader_private.end_of_wal) {
                 /* Start over at the last complete record: the partial one is read again. */
@@ -635,6 +643,7 @@ extern "C" void pg_ark_block_tracker_main(Datum) {
     MemoryContext loop = AllocSetContextCreate(top, "pg_ark block tracker loop", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(top);
     worker = new (palloc0(sizeof(WorkerState))) WorkerState();
+    worker->context = top;
     worker->table.Init(AllocSetContextCreate(top, "pg_ark block references", ALLOCSET_DEFAULT_SIZES));
 
     if (MakePGDirectory(pg_ark::blockmap::kDirectory) == 0)
