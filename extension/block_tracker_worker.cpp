@@ -676,10 +676,12 @@ extern "C" void pg_ark_block_tracker_main(Datum) {
             ProcessConfigFile(PGC_SIGHUP);
         }
         if (ShutdownRequestPending) {
-            /* Keep what was read: the next start resumes from this map's end. */
+            /* Keep what was read: the next start resumes from this map's end. Exit 1, not 0: the
+             * postmaster restarts a worker that exits 1 (after pg_terminate_backend) unless it
+             * is shutting down, and would forget one that exits 0 until the next restart. */
             WriteMap();
             MaintainSlot(true);
-            proc_exit(0);
+            proc_exit(1);
         }
         bool want = pg_ark_track_blocks && wal_level >= WAL_LEVEL_REPLICA;
         if (want && !worker->tracking) StartTracking();

@@ -176,6 +176,19 @@ is($node->safe_psql('postgres',
 like(blocks($summarized, $after_crash, "relfilenode = $filenode AND fork = 0"), qr/^\Q$filenode\E\|0\|-\|0\|1$/m,
 	'the insert made just before the crash is in it');
 
+# --- SIGTERM: the worker writes what it read, exits, and is started again; no gap
+my $before_term = flush();
+my $term_pid = status('worker_pid');
+$node->safe_psql('postgres', q{INSERT INTO tracked VALUES (2, 'before the terminate')});
+kill 'TERM', $term_pid;
+PgArkTest::poll_until(
+	sub {
+		my $new = $node->safe_psql('postgres', 'SELECT worker_pid FROM block_tracking_status()');
+		return $new ne '' && $new ne $term_pid;
+	},
+	'the tracker is started again after SIGTERM');
+is(status('gap_start_lsn IS NULL, coverage_start_lsn'), "t|$coverage", 'still no gap after a SIGTERM');
+
 # --- tracking off: the slot goes; WAL removed meanwhile makes a gap once it is back on
 my $last_end = flush();
 $node->safe_psql('postgres', 'ALTER SYSTEM SET pg_ark.track_blocks = off; SELECT pg_reload_conf()');
