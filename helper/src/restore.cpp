@@ -196,7 +196,10 @@ Result<std::vector<Manifest>> LoadChain(Catalog &catalog, bool running, Manifest
                                       child.id, parent, BackupStatusName(entry->status),
                                       entry->error.empty() ? "" : " (" + entry->error + ")"));
         auto manifest = catalog.LoadManifest(parent);
-        if (!manifest.ok()) return manifest.status();
+        if (!manifest.ok())
+            return Status(manifest.status().kind(),
+                          fmt::format("backup {} builds on backup {}, which cannot be read: {}",
+                                      child.id, parent, manifest.status().message()));
         if (manifest->backup.system_identifier != child.system_identifier ||
             manifest->backup.block_size != child.block_size)
             return Status(ErrorKind::corrupt,
