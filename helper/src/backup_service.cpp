@@ -28,6 +28,7 @@ struct BackupJob {
     std::vector<BackupEntry> entries;
     uint64_t wal_segment_size = 0;
     uint64_t parent_start_lsn = 0; /* incremental and differential: where the maps must start */
+    uint32_t parent_timeline = 0;
     bool detached = false;  // guarded by BackupService::mutex_ once published
     std::chrono::steady_clock::time_point attach_deadline;
 
@@ -260,6 +261,7 @@ Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginR
         if (!parent.ok()) return parent.status();
         m.parent = parent->id;
         job->parent_start_lsn = parent->start_lsn;
+        job->parent_timeline = parent->stop_timeline;
     }
     m.type = TypeOf(request.kind);
     m.label = request.label;
@@ -366,6 +368,12 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
         if (parent->backup.block_size != request.block_size)
             changes.fallback = fmt::format("the parent's block size is {}, not {}",
                                            parent->backup.block_size, request.block_size);
+        else if (job.parent_timeline != request.timeline)
+            /* After a promotion (a restored or standby cluster) the WAL since the parent's start
+             * may be another history than the parent's: no map can prove what differs. */
+            changes.fallback = fmt::format("the timeline changed from {} to {} since the parent "
+                                           "backup",
+                                           job.parent_timeline, request.timeline);
         else
             changes = LoadChangedBlocks(options.pgdata, job.metadata.system_identifier,
                                         job.parent_start_lsn, request.start_lsn);
