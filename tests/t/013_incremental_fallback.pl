@@ -28,8 +28,14 @@ like($err, qr/full backup/, 'and the message says a full backup is needed first'
 $rc = $node->psql('postgres', 'SELECT * FROM backup_start_differential()', stderr => \$err);
 isnt($rc, 0, 'so is a differential');
 
+cmp_ok(sql('SELECT count(*) FROM block_tracking_maps()'), '>', 0, 'block maps exist before the full backup');
 my $full = $ark->backup($node, label => 'base');
 is($full->{status}, 'complete', 'full backup');
+# No incremental can build on anything older than the newest full backup's start: the maps
+# that end before it go.
+PgArkTest::poll_until(
+	sub { sql("SELECT count(*) FROM block_tracking_maps() WHERE end_lsn <= '$full->{start_lsn}'") eq '0' },
+	'maps older than the full backup are removed');
 $rc = $node->psql('postgres', "SELECT * FROM backup_start_incremental('20200101-000000F')",
 	stderr => \$err);
 isnt($rc, 0, 'an unknown parent is refused');
