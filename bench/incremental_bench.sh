@@ -33,7 +33,8 @@
 #      start_lsn, incremental's start_lsn), summed; changed bytes = blocks * 8192. The source's
 #      pgbench_accounts check (sum, count, filler hash) is taken after the change.
 #   5. Each restore goes into an empty directory; the restored cluster is started (without the
-#      tracker) and must reproduce the source's check after the change. Not timed.
+#      tracker; recovery_target = 'immediate' for both) and must reproduce the source's check
+#      after the change. Not timed.
 #   6. Rounds (--runs N): each time is the minimum over the rounds; sizes are the last round's.
 #
 # Stored MiB: the files of the backup itself (its directory in the repository, not the WAL
@@ -257,7 +258,9 @@ one_round() {
     best ark_restore "$ELAPSED_US"
     note "pg_ark restore of $incr_id: $(fmt_s "$ELAPSED_US")"
     tail -n 3 "$RUN_DIR/ark-$run.restore.log" | sed 's/^/    restore: /' >&2
-    verify_restore pg_ark-incr "shared_preload_libraries = ''"
+    # As pgBackRest's --type=immediate: recovery stops at the backup's consistency point.
+    verify_restore pg_ark-incr "shared_preload_libraries = ''" "recovery_target = 'immediate'" \
+        "recovery_target_action = 'promote'"
 
     fresh_restore_dir
     drop_caches
