@@ -92,3 +92,41 @@ REVOKE ALL ON FUNCTION backup_list() FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_info(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_progress() FROM PUBLIC;
 REVOKE ALL ON FUNCTION backup_cancel(text) FROM PUBLIC;
+
+-- Block tracking (docs/block-tracking.md). Readable by monitoring roles; the flush request
+-- (it flushes WAL and writes a map) stays with superusers and whom they grant it to.
+CREATE FUNCTION block_tracking_status(
+    OUT enabled boolean, OUT worker_pid integer,
+    OUT summarized_lsn pg_lsn, OUT read_lsn pg_lsn, OUT flush_lsn pg_lsn, OUT lag_bytes bigint,
+    OUT coverage_start_lsn pg_lsn, OUT gap_start_lsn pg_lsn, OUT gap_end_lsn pg_lsn,
+    OUT slot_name text, OUT map_files integer, OUT map_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pg_ark_block_tracking_status'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION block_tracking_maps(
+    OUT start_lsn pg_lsn, OUT end_lsn pg_lsn, OUT timeline integer,
+    OUT relations bigint, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_block_tracking_maps'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION block_tracking_blocks(from_lsn pg_lsn, to_lsn pg_lsn,
+    OUT tablespace oid, OUT database oid, OUT relfilenode oid, OUT fork integer,
+    OUT limit_block bigint, OUT first_block bigint, OUT block_count bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_block_tracking_blocks'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION block_tracking_flush(wait_for pg_lsn DEFAULT NULL, timeout_ms integer DEFAULT 60000)
+RETURNS pg_lsn
+AS 'MODULE_PATHNAME', 'pg_ark_block_tracking_flush'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION block_tracking_status() FROM PUBLIC;
+REVOKE ALL ON FUNCTION block_tracking_maps() FROM PUBLIC;
+REVOKE ALL ON FUNCTION block_tracking_blocks(pg_lsn, pg_lsn) FROM PUBLIC;
+REVOKE ALL ON FUNCTION block_tracking_flush(pg_lsn, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION block_tracking_status() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION block_tracking_maps() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION block_tracking_blocks(pg_lsn, pg_lsn) TO pg_monitor;

@@ -24,4 +24,10 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+/* PostgreSQL's LSN_FORMAT_ARGS checks its argument's type with a C-only builtin
+ * (__builtin_types_compatible_p); this one does the same job in C++. */
+#undef LSN_FORMAT_ARGS
+#define LSN_FORMAT_ARGS(lsn) \
+    static_cast<uint32>(static_cast<uint64>(lsn) >> 32), static_cast<uint32>(lsn)
+
 #endif

@@ -37,9 +37,20 @@ namespace {
 
 constexpr size_t kChunkSize = 1 << 20;
 
+/* A stretch of a file's stored stream: stream bytes [stream, stream + length) are the file's
+ * bytes [file, file + length). A whole file is one extent. */
+struct Extent {
+    uint64_t stream;
+    uint64_t file;
+    uint64_t length;
+};
+
 /* What the workers learn about one file while copying its parts. */
 struct FileState {
     const SourceEntry *source = nullptr;
+    StoreChoice choice;
+    std::vector<Extent> extents; /* in stream order, which is also file order */
+    uint64_t stream_size = 0;
     std::vector<BackupPart> parts; /* one slot per part, each written by one worker */
     std::vector<char> stored; /* per part: its object was committed */
     std::atomic<bool> vanished{false};
@@ -48,10 +59,21 @@ struct FileState {
     std::mutex bad_pages_mutex;
     std::vector<uint32_t> bad_pages; /* guarded by bad_pages_mutex */
 
-    /* Bytes of the file the part covers, as scanned. */
+    /* Bytes of the stream the part covers, as scanned. */
     uint64_t PartLength(size_t index) const {
-        uint64_t next = index + 1 < parts.size() ? parts[index + 1].offset : source->size;
+        uint64_t next = index + 1 < parts.size() ? parts[index + 1].offset : stream_size;
         return next - parts[index].offset;
+    }
+
+    /* The file ranges behind stream bytes [begin, end), in order. */
+    std::vector<Extent> FileRanges(uint64_t begin, uint64_t end) const {
+        std::vector<Extent> ranges;
+        for (const Extent &extent : extents) {
+            uint64_t from = std::max(begin, extent.stream);
+            uint64_t to = std::min(end, extent.stream + extent.length);
+            if (from < to) ranges.push_back({from, extent.file + (from - extent.stream), to - from});
+        }
+        return ranges;
     }
 
     void LowerEnd(uint64_t offset) {
@@ -173,32 +195,40 @@ class Worker {
         if (!stream.ok()) return InFile(stream.status(), source);
         ObjectEncoder encoder(options_.compression, stream->get());
         bool verify = options_.data_checksums && source.relation;
+        const bool as_blocks = file.choice.as_blocks;
 
-        uint64_t end = part.offset + length;
-        for (uint64_t position = part.offset; position < end;) {
-            if (Stopping()) return Status::Ok();
-            size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkSize, end - position));
-            Result<size_t> got = ReadAt(fd.get(), buffer_.get(), want, position, full);
-            if (!got.ok()) return got.status();
-            if (position + want < end)
-                posix_fadvise(
-                    fd.get(), static_cast<off_t>(position + want),
-                    static_cast<off_t>(std::min<uint64_t>(kChunkSize, end - position - want)),
-                    POSIX_FADV_WILLNEED);
-            size_t size = *got;
-            if (verify) {
-                Result<size_t> checked = CheckPages(fd.get(), size, position, file, full);
-                if (!checked.ok()) return checked.status();
-                size = *checked;
+        bool shrank = false;
+        for (const Extent &range : file.FileRanges(part.offset, part.offset + length)) {
+            uint64_t end = range.file + range.length;
+            for (uint64_t position = range.file; position < end && !shrank;) {
+                if (Stopping()) return Status::Ok();
+                size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkSize, end - position));
+                Result<size_t> got = ReadAt(fd.get(), buffer_.get(), want, position, full);
+                if (!got.ok()) return got.status();
+                if (position + want < end)
+                    posix_fadvise(
+                        fd.get(), static_cast<off_t>(position + want),
+                        static_cast<off_t>(std::min<uint64_t>(kChunkSize, end - position - want)),
+                        POSIX_FADV_WILLNEED);
+                size_t size = *got;
+                if (verify) {
+                    Result<size_t> checked = CheckPages(fd.get(), size, position, file, full);
+                    if (!checked.ok()) return checked.status();
+                    size = *checked;
+                }
+                /* A stored stream holds whole blocks only: a torn last block is left to WAL
+                 * replay, like the rest of a file that shrinks during the copy. */
+                if (as_blocks && size < want) size -= size % options_.block_size;
+                PG_ARK_RETURN_IF_ERROR(InFile(encoder.Update(buffer_.get(), size), source));
+                position += size;
+                *copied += size;
+                control_->bytes_done += size;
+                if (size < want) {
+                    file.LowerEnd(position); /* the file shrank: it ends here */
+                    shrank = true;
+                }
             }
-            PG_ARK_RETURN_IF_ERROR(InFile(encoder.Update(buffer_.get(), size), source));
-            position += size;
-            *copied += size;
-            control_->bytes_done += size;
-            if (size < want) {
-                file.LowerEnd(position); /* the file shrank: it ends here */
-                break;
-            }
+            if (shrank) break;
         }
         PG_ARK_RETURN_IF_ERROR(InFile(encoder.Finish(), source));
         part.size = *copied;
@@ -275,13 +305,25 @@ Status CheckOptions(const CopyOptions &options) {
     return Status::Ok();
 }
 
+/*
+ * For a file stored as blocks that shrank to `size` bytes (a whole number of blocks): keeps the
+ * runs below it and returns how many stream bytes they make. Every part that read a block at or
+ * past the new end stopped there, so the parts below that stream offset tile it exactly.
+ */
+uint64_t CutBlocks(FileState &file, uint64_t size, uint32_t block_size) {
+    file.choice.blocks = ClipRuns(file.choice.blocks, 0, size / block_size);
+    return CountBlocks(file.choice.blocks) * block_size;
+}
+
 /* The entry for a copied file, or nothing if it vanished; removes objects it does not keep. */
 bool AssembleFile(Storage &storage, const RepoPath &backup_directory, FileState &file,
-                  BackupEntry *entry) {
+                  uint32_t block_size, BackupEntry *entry) {
     uint64_t size = file.end;
+    uint64_t stream = size;
+    if (file.choice.as_blocks) stream = CutBlocks(file, size, block_size);
     for (size_t i = 0; i < file.parts.size(); i++) {
         const BackupPart &part = file.parts[i];
-        bool keep = !file.vanished && (part.offset < size || i == 0);
+        bool keep = !file.vanished && (part.offset < stream || (i == 0 && !file.choice.as_blocks));
         if (keep) {
             entry->parts.push_back(part);
             continue;
@@ -295,6 +337,9 @@ bool AssembleFile(Storage &storage, const RepoPath &backup_directory, FileState 
     }
     if (file.vanished) return false;
     entry->size = size;
+    entry->stored_as_blocks = file.choice.as_blocks;
+    entry->blocks = file.choice.blocks;
+    entry->reason = file.choice.reason;
     for (uint32_t block : file.bad_pages)
         if (static_cast<uint64_t>(block) * PG_ARK_PAGE_SIZE < size)
             entry->bad_pages.push_back(block);
@@ -333,17 +378,34 @@ Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage,
         FileState &file = files[next_file++];
         file.source = &source;
         file.end = source.size;
-        size_t count =
-            source.size == 0 ? 1 : static_cast<size_t>((source.size - 1) / options.part_size + 1);
+        if (options.planner) file.choice = options.planner(source);
+        if (file.choice.as_blocks) {
+            /* The planner keeps runs below the scanned size; clip anyway rather than trust. */
+            file.choice.blocks = ClipRuns(file.choice.blocks, 0, source.size / options.block_size);
+            for (const BlockRun &run : file.choice.blocks) {
+                uint64_t length = uint64_t(run.count) * options.block_size;
+                file.extents.push_back({file.stream_size, uint64_t(run.first) * options.block_size,
+                                        length});
+                file.stream_size += length;
+            }
+        } else {
+            file.extents.push_back({0, 0, source.size});
+            file.stream_size = source.size;
+        }
+        /* A whole empty file has one empty part; an empty block stream has none. */
+        size_t count = file.stream_size == 0
+                           ? (file.choice.as_blocks ? 0 : 1)
+                           : static_cast<size_t>((file.stream_size - 1) / options.part_size + 1);
         file.parts.resize(count);
         file.stored.assign(count, 0);
         file.parts_left = count;
+        if (count == 0) control->files_done++;
         for (size_t i = 0; i < count; i++) {
             file.parts[i].object = ++object;
             file.parts[i].offset = i * options.part_size;
             queue.push_back(PartTask{&file, i});
         }
-        bytes_total += source.size;
+        bytes_total += file.stream_size;
     }
     std::stable_sort(queue.begin(), queue.end(), [](const PartTask &a, const PartTask &b) {
         return a.file->PartLength(a.index) > b.file->PartLength(b.index);
@@ -383,7 +445,8 @@ Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage,
         entry.mtime = source.mtime;
         entry.link_target = source.link_target;
         if (source.kind == EntryKind::file &&
-            !AssembleFile(storage, backup_directory, files[next_file++], &entry))
+            !AssembleFile(storage, backup_directory, files[next_file++], options.block_size,
+                          &entry))
             continue;
         entries.push_back(std::move(entry));
     }

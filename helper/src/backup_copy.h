@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,11 @@
 #include "storage.h"
 
 namespace pg_ark {
+
+struct SourceEntry;
+struct StoreChoice;
+/* Decides how to store each scanned file (see StoreChoice below). */
+using StorePlanner = std::function<StoreChoice(const SourceEntry &)>;
 
 /* Shared between the copying threads and whoever reports progress or cancels. */
 struct CopyControl {
@@ -62,6 +68,7 @@ struct CopyOptions {
     Compression compression;
     uint64_t part_size = 64ull << 20;
     int workers = 2;
+    StorePlanner planner; /* null: every file whole (a full backup) */
 };
 
 /* A file or directory found by the scan, before copying. */
@@ -76,6 +83,16 @@ struct SourceEntry {
     uint32_t first_block = 0; /* relation files: block number of the file's first page */
 };
 
+/*
+ * How to store one file. Whole (the default), or, for an incremental backup, only the blocks in
+ * `blocks` (normalized, below the file's size): they are read in order and their concatenation
+ * is cut into parts like a whole file's bytes. reason says why a relation file went whole.
+ */
+struct StoreChoice {
+    bool as_blocks = false;
+    BlockRuns blocks;
+    std::string reason;
+};
 /*
  * Lists what a base backup of pgdata holds, sorted by path. segment_blocks (RELSEG_SIZE) numbers
  * the first block of relation segment files.
@@ -92,6 +109,12 @@ Result<std::vector<SourceEntry>> ScanDataDirectory(const std::string &pgdata,
  * ("backup cancelled") if control->cancelled was set; otherwise the first error stops every
  * worker and is returned, naming the file. On error the parts written so far are left for the
  * caller to remove; on success only the parts the entries name are left.
+ *
+ * With options.planner, a file it chooses to store as blocks becomes an entry with
+ * stored_as_blocks: page checks apply to the blocks read; if the file shrank during the copy,
+ * the runs are cut at its new end (rounded down to a block) and that is its recorded size, as
+ * for whole files WAL replay from the backup's start makes it right. An empty block list
+ * stores no part at all.
  */
 Result<std::vector<BackupEntry>> CopyDataDirectory(Storage &storage, const RepoPath &backup_directory,
                                                    const CopyOptions &options, CopyControl *control);

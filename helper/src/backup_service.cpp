@@ -14,6 +14,8 @@
 #include <future>
 #include <thread>
 
+#include "changed_blocks.h"
+#include "incremental_plan.h"
 #include "log.h"
 #include "stored_object.h"
 
@@ -25,6 +27,8 @@ struct BackupJob {
     CopyControl control;
     std::vector<BackupEntry> entries;
     uint64_t wal_segment_size = 0;
+    uint64_t parent_start_lsn = 0; /* incremental and differential: where the maps must start */
+    uint32_t parent_timeline = 0;
     bool detached = false;  // guarded by BackupService::mutex_ once published
     std::chrono::steady_clock::time_point attach_deadline;
 
@@ -100,6 +104,9 @@ wire::BackupRecord ToRecord(const BackupMetadata &m, BackupStatus status, const 
     r.original_bytes = m.original_bytes;
     r.stored_bytes = m.stored_bytes;
     wire::CopyBounded(r.error, sizeof r.error, error.c_str());
+    r.block_files = m.block_files;
+    r.whole_files = m.whole_files;
+    wire::CopyBounded(r.fallback, sizeof r.fallback, m.fallback.c_str());
     return r;
 }
 
@@ -126,6 +133,60 @@ Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, 
     part.stored_sha256 = stored.stored_sha256;
     entry.parts.push_back(part);
     return entry;
+}
+
+/*
+ * The backup an incremental or differential builds on: for an incremental the one named, or the
+ * newest complete backup of any type; for a differential the newest complete full backup.
+ * It must be complete and of this cluster's system.
+ */
+Result<BackupMetadata> ChooseParent(Catalog &catalog, const wire::BackupBeginRequest &request,
+                                    uint64_t system_identifier) {
+    auto entries = catalog.List(true);
+    if (!entries.ok()) return entries.status();
+    std::string named = request.parent;
+    if (!named.empty() && request.kind == wire::BackupKind::differential)
+        return Status(ErrorKind::invalid_argument,
+                      "a differential backup takes no parent: it builds on the newest full backup");
+    const CatalogEntry *parent = nullptr;
+    if (!named.empty()) {
+        for (const CatalogEntry &entry : *entries)
+            if (entry.backup.id == named) parent = &entry;
+        if (parent == nullptr)
+            return Status(ErrorKind::not_found,
+                          fmt::format("parent backup \"{}\" of cluster \"{}\" does not exist",
+                                      named, request.cluster));
+        if (parent->status != BackupStatus::complete)
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("parent backup {} is {}, not complete; an incremental backup "
+                                      "needs a complete parent",
+                                      named, BackupStatusName(parent->status)));
+    } else {
+        bool need_full = request.kind == wire::BackupKind::differential;
+        for (auto entry = entries->rbegin(); entry != entries->rend() && parent == nullptr; ++entry)
+            if (entry->status == BackupStatus::complete &&
+                (!need_full || entry->backup.type == BackupType::full))
+                parent = &*entry;
+        if (parent == nullptr)
+            return Status(ErrorKind::not_found,
+                          fmt::format("cluster \"{}\" has no complete {}backup to base a {} backup "
+                                      "on; take a full backup first",
+                                      request.cluster, need_full ? "full " : "",
+                                      BackupKindName(request.kind)));
+    }
+    if (parent->backup.system_identifier != system_identifier)
+        return Status(ErrorKind::system_mismatch,
+                      fmt::format("parent backup {} is of system {}, not {}", parent->backup.id,
+                                  parent->backup.system_identifier, system_identifier));
+    return parent->backup;
+}
+
+/* The size of every file of the parent backup, by path: what the chain restores it to. */
+std::map<std::string, uint64_t> ParentSizes(const Manifest &parent) {
+    std::map<std::string, uint64_t> sizes;
+    for (const BackupEntry &entry : parent.entries)
+        if (entry.kind == EntryKind::file) sizes.emplace(entry.path, entry.size);
+    return sizes;
 }
 
 }  // namespace
@@ -181,9 +242,6 @@ Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginR
                       fmt::format("cluster \"{}\" is registered with system identifier {}, but the "
                                   "database asking for a backup has {}",
                                   request.cluster, info->system_identifier, request.system_identifier));
-    if (request.kind != wire::BackupKind::full)
-        return Status(ErrorKind::invalid_argument,
-                      fmt::format("{} backups are not available yet", BackupKindName(request.kind)));
     (void)Running(request.cluster); /* expires a detached backup no worker took over */
 
     auto job = std::make_shared<BackupJob>();
@@ -198,6 +256,13 @@ Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginR
     PG_ARK_RETURN_IF_ERROR(CleanAbandoned(catalog));
 
     BackupMetadata &m = job->metadata;
+    if (request.kind != wire::BackupKind::full) {
+        auto parent = ChooseParent(catalog, request, info->system_identifier);
+        if (!parent.ok()) return parent.status();
+        m.parent = parent->id;
+        job->parent_start_lsn = parent->start_lsn;
+        job->parent_timeline = parent->stop_timeline;
+    }
     m.type = TypeOf(request.kind);
     m.label = request.label;
     m.cluster = request.cluster;
@@ -293,6 +358,42 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
     }
     job.wal_segment_size = request.wal_segment_size;
 
+    /* Kept alive for the planner, which the copy calls for every file. */
+    ChangedBlocks changes;
+    std::map<std::string, uint64_t> parent_sizes;
+    if (!job.metadata.parent.empty()) {
+        Catalog catalog(repository_, job.cluster);
+        auto parent = catalog.LoadManifest(job.metadata.parent);
+        if (!parent.ok()) return parent.status();
+        if (parent->backup.block_size != request.block_size)
+            changes.fallback = fmt::format("the parent's block size is {}, not {}",
+                                           parent->backup.block_size, request.block_size);
+        else if (job.parent_timeline != request.timeline)
+            /* After a promotion (a restored or standby cluster) the WAL since the parent's start
+             * may be another history than the parent's: no map can prove what differs. */
+            changes.fallback = fmt::format("the timeline changed from {} to {} since the parent "
+                                           "backup",
+                                           job.parent_timeline, request.timeline);
+        else
+            changes = LoadChangedBlocks(options.pgdata, job.metadata.system_identifier,
+                                        job.parent_start_lsn, request.start_lsn);
+        parent_sizes = ParentSizes(*parent);
+        if (!changes.fallback.empty())
+            Log(LogLevel::warn, "backup {}: relation files are copied whole: {}", job.metadata.id,
+                changes.fallback);
+        else
+            Log(LogLevel::info, "backup {}: {} block maps cover {} to {}", job.metadata.id,
+                changes.maps_used, LsnText(job.parent_start_lsn), LsnText(request.start_lsn));
+        PlanInput input;
+        input.changes = &changes;
+        input.parent_sizes = &parent_sizes;
+        input.block_size = request.block_size;
+        input.segment_blocks = request.segment_blocks;
+        options.planner = [input](const SourceEntry &source) { return PlanFile(source, input); };
+        std::lock_guard<std::mutex> guard(job.mutex);
+        job.metadata.fallback = changes.fallback;
+    }
+
     /* Fault injection for the tests: hold the backup here, in backup mode, while a file exists. */
     for (const char *hold = getenv("PG_ARK_TEST_HOLD_COPY"); hold != nullptr && access(hold, F_OK) == 0;) {
         PG_ARK_RETURN_IF_ERROR(CheckGoing(job, client_fd));
@@ -324,7 +425,20 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
                                 bad_files, examples, bad_files > 5 ? ", ..." : "");
         Log(LogLevel::warn, "backup {}: {}", job.metadata.id, *warnings);
     }
-    job.metadata.bad_page_count = bad_pages;
+    uint64_t block_files = 0, whole_files = 0;
+    for (const BackupEntry &entry : job.entries) {
+        if (entry.kind != EntryKind::file) continue;
+        (entry.stored_as_blocks ? block_files : whole_files)++;
+    }
+    {
+        std::lock_guard<std::mutex> guard(job.mutex);
+        job.metadata.bad_page_count = bad_pages;
+        job.metadata.block_files = block_files;
+        job.metadata.whole_files = whole_files;
+    }
+    if (!job.metadata.parent.empty())
+        Log(LogLevel::info, "backup {}: {} files stored as changed blocks, {} whole",
+            job.metadata.id, block_files, whole_files);
     job.SetPhase("waiting for backup stop");
     return Status::Ok();
 }
@@ -407,10 +521,11 @@ Status BackupService::Commit(BackupJob &job, const wire::BackupStopRequest &requ
         manifest.backup = job.metadata;
     }
     BackupMetadata &m = manifest.backup;
-    m.original_bytes = m.stored_bytes = m.file_count = 0;
+    m.original_bytes = m.stored_bytes = m.file_count = m.block_files = m.whole_files = 0;
     for (const BackupEntry &entry : job.entries) {
         if (entry.kind != EntryKind::file) continue;
         m.file_count++;
+        (entry.stored_as_blocks ? m.block_files : m.whole_files)++;
         m.original_bytes += entry.size;
         for (const BackupPart &part : entry.parts) m.stored_bytes += part.stored_size;
     }

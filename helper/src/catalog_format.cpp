@@ -90,13 +90,14 @@ std::string FormatBytes(uint64_t bytes) {
 }
 
 std::string FormatBackupTable(const std::vector<CatalogEntry> &entries) {
-    std::vector<std::vector<std::string>> rows = {{"ID", "TYPE", "STATUS", "START", "DURATION",
-                                                   "START LSN", "STOP LSN", "TL", "SIZE", "STORED",
-                                                   "LABEL"}};
+    std::vector<std::vector<std::string>> rows = {{"ID", "TYPE", "PARENT", "STATUS", "START",
+                                                   "DURATION", "START LSN", "STOP LSN", "TL",
+                                                   "SIZE", "STORED", "LABEL"}};
     for (const CatalogEntry &entry : entries) {
         const BackupMetadata &m = entry.backup;
         auto ended = [&](const std::string &text) { return Complete(entry) ? text : kNone; };
-        rows.push_back({m.id, BackupTypeName(m.type), BackupStatusName(entry.status),
+        rows.push_back({m.id, BackupTypeName(m.type), m.parent.empty() ? kNone : m.parent,
+                        BackupStatusName(entry.status),
                         FormatTime(m.start_time), ended(FormatDuration(m.stop_time - m.start_time)),
                         FormatLsn(m.start_lsn), ended(FormatLsn(m.stop_lsn)),
                         std::to_string(m.timeline), ended(FormatBytes(m.original_bytes)),
@@ -150,8 +151,13 @@ std::string FormatBackupDetails(const CatalogEntry &entry) {
          {"size", ended(bytes(m.original_bytes))},
          {"stored", ended(bytes(m.stored_bytes))},
          {"files", ended(std::to_string(m.file_count))},
-         {"bad pages", ended(std::to_string(m.bad_page_count))},
-         {"helper version", or_none(m.helper_version)}});
+         {"bad pages", ended(std::to_string(m.bad_page_count))}});
+    if (m.type != BackupType::full)
+        lines.insert(lines.end(),
+                     {{"block files", ended(std::to_string(m.block_files))},
+                      {"whole files", ended(std::to_string(m.whole_files))},
+                      {"fallback", or_none(Printable(m.fallback))}});
+    lines.push_back({"helper version", or_none(m.helper_version)});
     size_t width = 0;
     for (const auto &line : lines) width = std::max(width, line.first.size() + 1);
     std::string out;

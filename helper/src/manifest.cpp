@@ -52,27 +52,55 @@ Status Invalid(const BackupEntry &entry, const std::string &why) {
                   fmt::format("entry {}: {}", QuoteForMessage(entry.path), why));
 }
 
-/* A file's parts tile [0, size) in order; each object is used once in the whole manifest. */
-Status CheckParts(const BackupEntry &entry, std::set<uint64_t> *objects, uint64_t *stored_bytes) {
+/*
+ * A blocks entry: normalized runs below a size that is a whole number of blocks, and only in a
+ * backup that has a parent to supply the rest.
+ */
+Status CheckBlocks(const BackupEntry &entry, const BackupMetadata &backup) {
+    if (backup.type == BackupType::full)
+        return Invalid(entry, "a full backup cannot store a file as blocks");
+    if (backup.block_size == 0) return Invalid(entry, "stored as blocks, but the block size is 0");
+    if (entry.size % backup.block_size != 0)
+        return Invalid(entry, fmt::format("stored as blocks, but its size {} is not a multiple of "
+                                          "the block size {}",
+                                          entry.size, backup.block_size));
+    if (!RunsAreNormalized(entry.blocks))
+        return Invalid(entry, "block runs are empty, overlapping, touching or out of order");
+    if (!entry.blocks.empty() && entry.blocks.back().end() > entry.size / backup.block_size)
+        return Invalid(entry, fmt::format("block run ending at {} lies past the file's {} blocks",
+                                          entry.blocks.back().end(),
+                                          entry.size / backup.block_size));
+    return Status::Ok();
+}
+
+/*
+ * A file's parts tile its stream ([0, size), or its stored blocks) in order; each object is used
+ * once in the whole manifest.
+ */
+Status CheckParts(const BackupEntry &entry, const BackupMetadata &backup,
+                  std::set<uint64_t> *objects, uint64_t *stored_bytes) {
+    if (entry.stored_as_blocks) PG_ARK_RETURN_IF_ERROR(CheckBlocks(entry, backup));
+    /* CheckBlocks bounds the runs by size / block_size, so this cannot overflow. */
+    const uint64_t stream = entry.StreamSize(backup.block_size);
     uint64_t covered = 0;
     for (size_t i = 0; i < entry.parts.size(); i++) {
         const BackupPart &part = entry.parts[i];
         if (part.offset != covered)
             return Invalid(
                 entry, fmt::format("part {} starts at {}, expected {}", i, part.offset, covered));
-        /* Only an empty file has an empty part, and then only that one. */
-        if (part.size == 0 && !(entry.size == 0 && entry.parts.size() == 1))
+        /* Only an empty whole file has an empty part, and then only that one; an empty block
+         * stream has no parts at all. */
+        if (part.size == 0 && !(!entry.stored_as_blocks && stream == 0 && entry.parts.size() == 1))
             return Invalid(entry, fmt::format("part {} is empty", i));
-        if (!AddChecked(&covered, part.size) || covered > entry.size)
-            return Invalid(entry,
-                           fmt::format("part {} ends past the file's size {}", i, entry.size));
+        if (!AddChecked(&covered, part.size) || covered > stream)
+            return Invalid(entry, fmt::format("part {} ends past the {} bytes stored", i, stream));
         if (!objects->insert(part.object).second)
             return Invalid(entry, fmt::format("part {}: object {} is used twice", i, part.object));
         if (!AddChecked(stored_bytes, part.stored_size))
             return Invalid(entry, "stored sizes overflow");
     }
-    if (covered != entry.size)
-        return Invalid(entry, fmt::format("parts cover {} of {} bytes", covered, entry.size));
+    if (covered != stream)
+        return Invalid(entry, fmt::format("parts cover {} of {} bytes", covered, stream));
     for (size_t i = 1; i < entry.bad_pages.size(); i++)
         if (entry.bad_pages[i] <= entry.bad_pages[i - 1])
             return Invalid(entry, "bad_pages are not strictly ascending");
@@ -116,7 +144,7 @@ Status CheckManifest(const Manifest &manifest) {
                                               "components, not {}",
                                               QuoteForMessage(entry.link_target)));
         if (entry.kind == EntryKind::file) {
-            PG_ARK_RETURN_IF_ERROR(CheckParts(entry, &objects, &stored_bytes));
+            PG_ARK_RETURN_IF_ERROR(CheckParts(entry, manifest.backup, &objects, &stored_bytes));
             file_count++;
             if (!AddChecked(&original_bytes, entry.size))
                 return Invalid(entry, "file sizes overflow");
@@ -138,6 +166,7 @@ Status CheckManifest(const Manifest &manifest) {
     if (m.file_count != file_count) return mismatch("file_count", m.file_count, file_count);
     if (m.bad_page_count != bad_page_count)
         return mismatch("bad_page_count", m.bad_page_count, bad_page_count);
+    /* block_files and whole_files are figures for people; restore never relies on them. */
     return Status::Ok();
 }
 

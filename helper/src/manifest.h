@@ -14,6 +14,11 @@
  * the file exactly; sizes must add up. The one kind of link that may have entries beneath it is
  * a tablespace: a symlink directly under pg_tblspc/ whose target is an absolute path without
  * "." or ".." components; restore writes its entries at that (or a remapped) location.
+ *
+ * Incremental and differential backups may store a relation file as blocks: only the listed
+ * block runs, concatenated in order into one stream that the parts tile like a whole file's
+ * bytes. The file's other blocks below its size come from the parent chain. Such an entry's
+ * size is a multiple of the block size and its runs are normalized and lie below it.
  */
 #ifndef PG_ARK_HELPER_MANIFEST_H
 #define PG_ARK_HELPER_MANIFEST_H
@@ -23,13 +28,18 @@
 #include <string>
 #include <vector>
 
+#include "block_ranges.h"
 #include "config.h"
 #include "sha256.h"
 #include "status.h"
 
 namespace pg_ark {
 
-constexpr uint32_t kManifestFormatVersion = 1;
+/*
+ * Version 2 added stored-as-blocks entries ("blocks", "reason") and the metadata's block_files,
+ * whole_files and fallback; version 1 manifests are still read (every file whole).
+ */
+constexpr uint32_t kManifestFormatVersion = 2;
 
 enum class BackupType { full, incremental, differential };
 const char *BackupTypeName(BackupType type);
@@ -60,6 +70,16 @@ struct BackupEntry {
     std::string link_target;          /* symlinks: where it pointed (tablespace location) */
     std::vector<BackupPart> parts;    /* files: ordered by offset, tiling [0, size) */
     std::vector<uint32_t> bad_pages;  /* files: blocks whose page checksum failed, ascending */
+    /* files: stored as the blocks in `blocks` only (parts tile count * block_size bytes); the
+     * rest comes from the parent chain. false: parts tile the whole file. */
+    bool stored_as_blocks = false;
+    BlockRuns blocks;
+    std::string reason; /* incremental backups: why a relation file was copied whole */
+
+    /* Bytes the parts tile: the file, or the stored blocks. */
+    uint64_t StreamSize(uint32_t block_size) const {
+        return stored_as_blocks ? CountBlocks(blocks) * block_size : size;
+    }
 };
 
 /* What the catalog shows for a backup; also the head of its manifest. */
@@ -87,6 +107,9 @@ struct BackupMetadata {
     uint64_t stored_bytes = 0;   /* sum of stored part sizes */
     uint64_t file_count = 0;
     uint64_t bad_page_count = 0;
+    uint64_t block_files = 0; /* files stored as changed blocks only */
+    uint64_t whole_files = 0; /* files stored whole */
+    std::string fallback;     /* why block maps could not be used ("" if they could) */
     std::string helper_version;
 };
 

@@ -82,6 +82,8 @@ class ObjectReader {
         if (!value.is_array()) Mistyped(name, "an array");
         return value;
     }
+    /* Whether an optional field is there (it counts as read only once read). */
+    bool Has(const char *name) const { return object_.contains(name); }
     /* Call after reading every field: anything left is unknown. */
     void Finish() const {
         for (const auto &item : object_.items())
@@ -193,6 +195,10 @@ BackupMetadata ReadMetadata(const json &object, const std::string &where) {
     m.stored_bytes = in.Unsigned("stored_bytes");
     m.file_count = in.Unsigned("file_count");
     m.bad_page_count = in.Unsigned("bad_page_count");
+    /* Metadata written before manifest format 2 (backup.info has no version) lacks these. */
+    if (in.Has("block_files")) m.block_files = in.Unsigned("block_files");
+    if (in.Has("whole_files")) m.whole_files = in.Unsigned("whole_files");
+    if (in.Has("fallback")) m.fallback = in.String("fallback");
     m.helper_version = in.String("helper_version");
     in.Finish();
     return m;
@@ -215,8 +221,25 @@ BackupPart ReadPart(const json &object, const std::string &where) {
     return part;
 }
 
-/* Each kind carries only its own fields, so a directory can never smuggle in parts. */
-BackupEntry ReadEntry(const json &object, size_t index) {
+/* [[first, count], ...]; ParseManifest checks the order against the file's size. */
+BlockRuns ReadBlocks(ObjectReader &in) {
+    BlockRuns runs;
+    for (const json &run : in.Array("blocks")) {
+        if (!run.is_array() || run.size() != 2 || !run[0].is_number_unsigned() ||
+            !run[1].is_number_unsigned() || run[0].get<uint64_t>() > kUint32Max ||
+            run[1].get<uint64_t>() > kUint32Max ||
+            run[0].get<uint64_t>() + run[1].get<uint64_t>() > kUint32Max)
+            in.Invalid("blocks", "must hold [first, count] pairs of block numbers");
+        runs.push_back(BlockRun{run[0].get<uint32_t>(), run[1].get<uint32_t>()});
+    }
+    return runs;
+}
+
+/*
+ * Each kind carries only its own fields, so a directory can never smuggle in parts. From format
+ * 2 on, a file may have "blocks" (stored as those blocks only) and "reason".
+ */
+BackupEntry ReadEntry(const json &object, size_t index, uint64_t version) {
     ObjectReader in(object, fmt::format("entry {}", index));
     BackupEntry entry;
     entry.path = in.String("path");
@@ -245,6 +268,11 @@ BackupEntry ReadEntry(const json &object, size_t index) {
                 in.Invalid("bad_pages", "must hold block numbers");
             entry.bad_pages.push_back(page.get<uint32_t>());
         }
+        if (version >= 2 && in.Has("blocks")) {
+            entry.stored_as_blocks = true;
+            entry.blocks = ReadBlocks(in);
+        }
+        if (version >= 2 && in.Has("reason")) entry.reason = in.String("reason");
     }
     in.Finish();
     return entry;
@@ -270,6 +298,11 @@ nlohmann::ordered_json EntryToJson(const BackupEntry &entry) {
         out["parts"] = nlohmann::ordered_json::array();
         for (const BackupPart &part : entry.parts) out["parts"].push_back(PartToJson(part));
         out["bad_pages"] = entry.bad_pages;
+        if (entry.stored_as_blocks) {
+            out["blocks"] = nlohmann::ordered_json::array();
+            for (const BlockRun &run : entry.blocks) out["blocks"].push_back({run.first, run.count});
+        }
+        if (!entry.reason.empty()) out["reason"] = entry.reason;
     }
     return out;
 }
@@ -318,6 +351,9 @@ nlohmann::ordered_json MetadataToJson(const BackupMetadata &m) {
             {"stored_bytes", m.stored_bytes},
             {"file_count", m.file_count},
             {"bad_page_count", m.bad_page_count},
+            {"block_files", m.block_files},
+            {"whole_files", m.whole_files},
+            {"fallback", m.fallback},
             {"helper_version", m.helper_version}};
 }
 
@@ -337,16 +373,23 @@ Result<Manifest> ManifestFromJson(const nlohmann::json &json) {
     return Guarded([&] {
         ObjectReader in(json, "");
         uint64_t version = in.Unsigned("format_version");
-        if (version != kManifestFormatVersion)
+        if (version < 1 || version > kManifestFormatVersion)
             in.Invalid("format_version",
-                       fmt::format("unsupported version {} (this pg_ark reads {})", version,
+                       fmt::format("unsupported version {} (this pg_ark reads 1 to {})", version,
                                    kManifestFormatVersion));
         Manifest manifest;
         manifest.backup = ReadMetadata(in.Field("backup"), "backup");
         const nlohmann::json &entries = in.Array("entries");
         for (size_t i = 0; i < entries.size(); i++)
-            manifest.entries.push_back(ReadEntry(entries[i], i));
+            manifest.entries.push_back(ReadEntry(entries[i], i, version));
         in.Finish();
+        if (version == 1) {
+            /* Format 1 stored every file whole and did not count them. */
+            manifest.backup.block_files = 0;
+            manifest.backup.whole_files = 0;
+            for (const BackupEntry &entry : manifest.entries)
+                manifest.backup.whole_files += entry.kind == EntryKind::file;
+        }
         return manifest;
     });
 }

@@ -3,9 +3,10 @@
  *     `pg_ark restore`; see restore.h for what it guarantees. The work, each step durable
  *     before the next:
  *
- *   1. check all that can be checked without writing: the backup is complete and full,
- *      --tablespace-map names its tablespaces, the target and the tablespace locations are
- *      absent or empty, restore_command can be written;
+ *   1. check all that can be checked without writing: the backup and every backup of its
+ *      chain down to a full one are complete, every block of every file is supplied by the
+ *      chain (restore_chain.h), --tablespace-map names its tablespaces, the target and the
+ *      tablespace locations are absent or empty, restore_command can be written;
  *   2. create the target and the tablespace locations (when absent), then the directories (0700
  *      for now) and links in manifest order, which puts parents first;
  *   3. every file but global/pg_control, by the worker pool (restore_files.h);
@@ -32,6 +33,7 @@
 #include "catalog.h"
 #include "progress_meter.h"
 #include "recovery_settings.h"
+#include "restore_chain.h"
 #include "restore_files.h"
 #include "target_dir.h"
 
@@ -160,6 +162,55 @@ Result<TargetDir> OpenOrCreate(const std::string &path, DirectoryState state) {
     return state == DirectoryState::absent ? TargetDir::Create(path, 0700) : TargetDir::Open(path);
 }
 
+/* Longer chains are refused rather than walked: a loop of parents must not hang a restore. */
+constexpr size_t kMaxChainLength = 10000;
+
+/*
+ * The manifests from the chosen backup through its parents down to a full backup, newest first.
+ * Every link must be complete, of the same system and block size.
+ */
+Result<std::vector<Manifest>> LoadChain(Catalog &catalog, bool running, Manifest chosen) {
+    std::vector<Manifest> chain;
+    chain.push_back(std::move(chosen));
+    std::set<std::string> seen = {chain.back().backup.id};
+    while (chain.back().backup.type != BackupType::full) {
+        const BackupMetadata &child = chain.back().backup;
+        const std::string parent = child.parent;
+        if (chain.size() >= kMaxChainLength || !seen.insert(parent).second)
+            return Status(ErrorKind::corrupt,
+                          fmt::format("the parents of backup {} form a loop or a chain longer "
+                                      "than {} backups",
+                                      chain.front().backup.id, kMaxChainLength));
+        auto entry = catalog.Get(parent, running);
+        if (!entry.ok()) {
+            if (entry.status().kind() != ErrorKind::not_found) return entry.status();
+            return Status(ErrorKind::not_found,
+                          fmt::format("backup {} builds on backup {}, which does not exist: the "
+                                      "chain cannot be restored",
+                                      child.id, parent));
+        }
+        if (entry->status != BackupStatus::complete)
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("backup {} builds on backup {}, which is {}{}: the chain "
+                                      "cannot be restored",
+                                      child.id, parent, BackupStatusName(entry->status),
+                                      entry->error.empty() ? "" : " (" + entry->error + ")"));
+        auto manifest = catalog.LoadManifest(parent);
+        if (!manifest.ok())
+            return Status(manifest.status().kind(),
+                          fmt::format("backup {} builds on backup {}, which cannot be read: {}",
+                                      child.id, parent, manifest.status().message()));
+        if (manifest->backup.system_identifier != child.system_identifier ||
+            manifest->backup.block_size != child.block_size)
+            return Status(ErrorKind::corrupt,
+                          fmt::format("backup {} builds on backup {}, which is of another system "
+                                      "or block size",
+                                      child.id, parent));
+        chain.push_back(std::move(*manifest));
+    }
+    return chain;
+}
+
 /* A directory restore made, to be given its mode and fsynced once its contents are in. */
 struct MadeDirectory {
     const TargetDir *root;
@@ -170,12 +221,13 @@ struct MadeDirectory {
 /* Steps 2 to 6 of the file comment. */
 class Writer {
   public:
+    /* sources: per manifest entry, the parts that rebuild it (files only). */
     Writer(Repository &repository, const RestoreOptions &options, const Manifest &manifest,
-           RepoPath backup_directory)
+           std::vector<std::vector<SourcePart>> sources)
         : repository_(repository),
           options_(options),
           manifest_(manifest),
-          backup_directory_(std::move(backup_directory)) {}
+          sources_(std::move(sources)) {}
 
     /* Creates or opens the target and the tablespace locations; they are still empty after. */
     Status OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces);
@@ -193,12 +245,12 @@ class Writer {
     Repository &repository_;
     const RestoreOptions &options_;
     const Manifest &manifest_;
-    RepoPath backup_directory_;
+    std::vector<std::vector<SourcePart>> sources_;
     std::unique_ptr<TargetDir> pgdata_;
     std::map<std::string, TargetDir> tablespaces_; /* by link path */
     std::vector<MadeDirectory> directories_;
     std::vector<FileToRestore> files_;
-    const BackupEntry *pg_control_ = nullptr;
+    FileToRestore pg_control_{};
     TransferCounters counters_;
     std::unique_ptr<ProgressMeter> meter_;
 };
@@ -214,7 +266,8 @@ std::pair<const TargetDir *, std::string> Writer::Locate(const std::string &path
 }
 
 Status Writer::MakeEntries() {
-    for (const BackupEntry &entry : manifest_.entries) {
+    for (size_t i = 0; i < manifest_.entries.size(); i++) {
+        const BackupEntry &entry = manifest_.entries[i];
         auto [root, relative] = Locate(entry.path);
         switch (entry.kind) {
             case EntryKind::directory:
@@ -239,9 +292,9 @@ Status Writer::MakeEntries() {
             case EntryKind::file:
                 if (IsLeftOut(entry.path)) break;
                 if (entry.path == kPgControl)
-                    pg_control_ = &entry;
+                    pg_control_ = {&entry, root, relative, std::move(sources_[i])};
                 else
-                    files_.push_back({&entry, root, relative});
+                    files_.push_back({&entry, root, relative, std::move(sources_[i])});
                 counters_.files_total++;
                 counters_.bytes_total += entry.size;
                 break;
@@ -281,15 +334,14 @@ Status Writer::OpenRoots(DirectoryState target_state, const std::vector<Tablespa
 Status Writer::WriteAllButControl(const std::string &restore_command) {
     PG_ARK_RETURN_IF_ERROR(MakeEntries());
     if (options_.progress) meter_ = std::make_unique<ProgressMeter>("restoring", &counters_);
-    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), backup_directory_, files_,
-                                        options_.workers, &counters_));
+    PG_ARK_RETURN_IF_ERROR(
+        RestoreFiles(repository_.storage(), files_, options_.workers, &counters_));
     PG_ARK_RETURN_IF_ERROR(SyncDirectories());
     return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command);
 }
 
 Status Writer::WriteControl() {
-    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), backup_directory_,
-                                        {{pg_control_, pgdata_.get(), kPgControl}}, 1, &counters_));
+    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), {pg_control_}, 1, &counters_));
     meter_.reset();
     auto global = pgdata_->OpenDirectory("global");
     if (!global.ok()) return global.status();
@@ -324,13 +376,30 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
     auto backup = SelectBackup(repository, catalog, options);
     if (!backup.ok()) return backup.status();
     const std::string &id = backup->backup.id;
-    auto manifest = catalog.LoadManifest(id);
-    if (!manifest.ok()) return manifest.status();
-    if (manifest->backup.type != BackupType::full)
-        return Status(ErrorKind::invalid_argument,
-                      fmt::format("backup {} is {}: restoring incremental and differential "
-                                  "backups is not supported yet",
-                                  id, BackupTypeName(manifest->backup.type)));
+    auto loaded = catalog.LoadManifest(id);
+    if (!loaded.ok()) return loaded.status();
+    auto running = BackupLock::IsHeld(repository.storage().Describe(), options.cluster);
+    if (!running.ok()) return running.status();
+    auto manifests = LoadChain(catalog, *running, std::move(*loaded));
+    if (!manifests.ok()) return manifests.status();
+    const Manifest *manifest = &manifests->front();
+    std::vector<ChainLink> chain;
+    for (const Manifest &link : *manifests) {
+        auto directory = Catalog::BackupDirectory(options.cluster, link.backup.id);
+        if (!directory.ok()) return directory.status();
+        chain.push_back({&link, *directory});
+    }
+    /* Every byte's source, before anything is written. */
+    std::vector<std::vector<SourcePart>> sources(manifest->entries.size());
+    for (size_t i = 0; i < manifest->entries.size(); i++) {
+        const BackupEntry &entry = manifest->entries[i];
+        if (entry.kind != EntryKind::file || IsLeftOut(entry.path)) continue;
+        auto planned = PlanFileSources(chain, entry);
+        if (!planned.ok())
+            return Status(planned.status().kind(), fmt::format("cannot restore backup {}: {}", id,
+                                                               planned.status().message()));
+        sources[i] = std::move(*planned);
+    }
     bool has_control = false;
     for (const BackupEntry &entry : manifest->entries)
         has_control |= entry.kind == EntryKind::file && entry.path == kPgControl;
@@ -338,8 +407,6 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
         return Status(ErrorKind::corrupt, fmt::format("backup {} has no {}", id, kPgControl));
     auto tablespaces = PlanTablespaces(*manifest, options);
     if (!tablespaces.ok()) return tablespaces.status();
-    auto backup_directory = Catalog::BackupDirectory(options.cluster, id);
-    if (!backup_directory.ok()) return backup_directory.status();
 
     auto target_state = CheckAbsentOrEmpty(options.pgdata, "target directory");
     if (!target_state.ok()) return target_state.status();
@@ -349,7 +416,7 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
         tablespace.state = *state;
     }
 
-    Writer writer(repository, options, *manifest, *backup_directory);
+    Writer writer(repository, options, *manifest, std::move(sources));
     /* Empty directories at most are left if this fails: a second try accepts them. */
     PG_ARK_RETURN_IF_ERROR(writer.OpenRoots(*target_state, *tablespaces));
     Status written = writer.WriteAllButControl(*restore_command);

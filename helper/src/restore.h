@@ -22,8 +22,12 @@
  * Left out of what the backup holds: tablespace_map (restore makes the links; PostgreSQL would
  * re-point them at the unmapped locations) and standby.signal (it would start a standby that
  * never ends recovery). A linked pg_wal is restored as a directory, so the new server cannot
- * write into the original server's WAL. Incremental and differential backups are refused for
- * now.
+ * write into the original server's WAL.
+ *
+ * An incremental or differential backup is restored from its chain (restore_chain.h): the
+ * files, directories and links are the chosen backup's, and each file stored as changed blocks
+ * takes its other blocks from the newest ancestor that has them, read straight from that
+ * ancestor's parts (nothing is staged). Every backup of the chain must be complete.
  */
 #ifndef PG_ARK_HELPER_RESTORE_H
 #define PG_ARK_HELPER_RESTORE_H
@@ -59,9 +63,10 @@ struct RestoreResult {
 };
 
 /*
- * Errors: not_found (no complete backup, unknown --set), conflict (a non-empty target or
- * location, a running backup), invalid_argument (options, a failed backup), corrupt (a part or
- * object that does not match the manifest, named with the file), and the file system's.
+ * Errors: not_found (no complete backup, unknown --set, a missing parent), conflict (a
+ * non-empty target or location, a running backup), invalid_argument (options, a failed backup
+ * or parent), corrupt (a part or object that does not match the manifest, named with the file;
+ * a block no backup of the chain supplies), and the file system's.
  */
 Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &options);
 

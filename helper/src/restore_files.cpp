@@ -49,10 +49,8 @@ Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset,
 
 class FilePool {
   public:
-    FilePool(Storage &storage, const RepoPath &backup_directory,
-             const std::vector<FileToRestore> &files, TransferCounters *counters)
+    FilePool(Storage &storage, const std::vector<FileToRestore> &files, TransferCounters *counters)
         : storage_(storage),
-          backup_directory_(backup_directory),
           files_(files),
           counters_(counters),
           remaining_(new std::atomic<size_t>[files.size()]) {}
@@ -67,7 +65,6 @@ class FilePool {
     Status Finish(const FileToRestore &file, int fd);
 
     Storage &storage_;
-    const RepoPath &backup_directory_;
     const std::vector<FileToRestore> &files_;
     TransferCounters *counters_;
     std::vector<PartJob> jobs_;                        /* largest part first */
@@ -86,10 +83,10 @@ Status FilePool::CreateAll() {
         if (!fd.ok()) return fd.status();
         if (ftruncate(fd->get(), static_cast<off_t>(file.entry->size)) != 0)
             return ErrnoStatus(errno, fmt::format("could not set the size of file \"{}\"", path));
-        remaining_[i] = file.entry->parts.size();
+        remaining_[i] = file.sources.size();
         /* Even an empty file's fsync costs a journal commit: leave it to the pool too. */
-        if (file.entry->parts.empty()) jobs_.push_back({i, kNoPart});
-        for (size_t part = 0; part < file.entry->parts.size(); part++) jobs_.push_back({i, part});
+        if (file.sources.empty()) jobs_.push_back({i, kNoPart});
+        for (size_t part = 0; part < file.sources.size(); part++) jobs_.push_back({i, part});
     }
     std::stable_sort(jobs_.begin(), jobs_.end(), [this](const PartJob &a, const PartJob &b) {
         return JobSize(a) > JobSize(b);
@@ -98,7 +95,7 @@ Status FilePool::CreateAll() {
 }
 
 uint64_t FilePool::JobSize(const PartJob &job) const {
-    return job.part == kNoPart ? 0 : files_[job.file].entry->parts[job.part].size;
+    return job.part == kNoPart ? 0 : files_[job.file].sources[job.part].part->size;
 }
 
 Status FilePool::Run(int workers) {
@@ -129,13 +126,14 @@ Status FilePool::WritePart(const PartJob &job) {
         if (!out.ok()) return out.status();
         return Finish(file, out->get());
     }
-    const BackupPart &part = file.entry->parts[job.part];
+    const SourcePart &source = file.sources[job.part];
+    const BackupPart &part = *source.part;
     auto restore_error = [&file](ErrorKind kind, const std::string &why) {
         return Status(kind,
                       fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
     };
 
-    auto object = backup_directory_.Join(PartObjectName(part.object));
+    auto object = source.directory->Join(PartObjectName(part.object));
     if (!object.ok()) return restore_error(ErrorKind::corrupt, object.status().message());
     std::string what = storage_.Describe() + "/" + object->str();
     auto in = storage_.OpenRead(*object);
@@ -149,7 +147,8 @@ Status FilePool::WritePart(const PartJob &job) {
     if (!out.ok()) return out.status();
 
     std::string path = file.root->Describe(file.relative);
-    uint64_t written = 0;
+    uint64_t written = 0; /* original bytes of the part decoded so far */
+    size_t piece = 0;     /* the first piece not wholly written yet */
     auto decoded = DecodeObject(
         **in,
         [&](const uint8_t *data, size_t size) -> Status {
@@ -159,9 +158,20 @@ Status FilePool::WritePart(const PartJob &job) {
                               fmt::format("stored object \"{}\" holds more than the {} bytes the "
                                           "manifest records for it",
                                           what, part.size));
-            PG_ARK_RETURN_IF_ERROR(PwriteAll(out->get(), data, size, part.offset + written, path));
-            written += size;
-            counters_->bytes_done += size;
+            uint64_t begin = written, end = written + size;
+            for (; piece < source.pieces.size(); piece++) {
+                const Piece &p = source.pieces[piece];
+                uint64_t from = std::max(begin, p.part_offset);
+                uint64_t to = std::min(end, p.part_offset + p.length);
+                if (from < to) {
+                    PG_ARK_RETURN_IF_ERROR(PwriteAll(out->get(), data + (from - begin),
+                                                     static_cast<size_t>(to - from),
+                                                     p.file_offset + (from - p.part_offset), path));
+                    counters_->bytes_done += to - from;
+                }
+                if (p.part_offset + p.length > end) break; /* the rest comes with later bytes */
+            }
+            written = end;
             return Status::Ok();
         },
         what, Verify::stored);
@@ -183,8 +193,9 @@ Status FilePool::WritePart(const PartJob &job) {
      * until the file's fsync (the page cache holds gigabytes), which then stalls its worker
      * for the whole file. A failure here only loses the head start; fsync reports errors.
      */
-    (void)sync_file_range(out->get(), static_cast<off_t>(part.offset),
-                          static_cast<off_t>(part.size), SYNC_FILE_RANGE_WRITE);
+    for (const Piece &p : source.pieces)
+        (void)sync_file_range(out->get(), static_cast<off_t>(p.file_offset),
+                              static_cast<off_t>(p.length), SYNC_FILE_RANGE_WRITE);
     if (remaining_[job.file].fetch_sub(1) == 1) return Finish(file, out->get());
     return Status::Ok();
 }
@@ -205,10 +216,9 @@ Status FilePool::Finish(const FileToRestore &file, int fd) {
 
 }  // namespace
 
-Status RestoreFiles(Storage &storage, const RepoPath &backup_directory,
-                    const std::vector<FileToRestore> &files, int workers,
+Status RestoreFiles(Storage &storage, const std::vector<FileToRestore> &files, int workers,
                     TransferCounters *counters) {
-    FilePool pool(storage, backup_directory, files, counters);
+    FilePool pool(storage, files, counters);
     PG_ARK_RETURN_IF_ERROR(pool.CreateAll());
     return pool.Run(workers);
 }

@@ -721,6 +721,139 @@ TEST_F(CopyTest, ReportsPagesWithBadChecksums) {
     EXPECT_TRUE(by_path["base/1/16384"].bad_pages.empty());
 }
 
+/* ---------------------------------------------------------------- blocks only */
+
+/* Stores base/1/16384 as the given blocks and everything else whole. */
+StorePlanner BlocksOf(const std::string &path, BlockRuns blocks) {
+    return [path, blocks](const SourceEntry &source) {
+        StoreChoice choice;
+        if (source.path == path) {
+            choice.as_blocks = true;
+            choice.blocks = blocks;
+        } else {
+            choice.reason = "new file";
+        }
+        return choice;
+    };
+}
+
+/* The stored stream of an entry, parts checked and concatenated. */
+std::string StreamOf(HookedStorage &storage, const RepoPath &backup, const BackupEntry &entry) {
+    std::string data;
+    for (const BackupPart &part : entry.parts) {
+        EXPECT_EQ(part.offset, data.size()) << entry.path << ": parts must tile the stream";
+        Result<std::string> object = ReadAll(storage, *backup.Join(PartObjectName(part.object)));
+        EXPECT_TRUE(object.ok());
+        if (!object.ok()) return data;
+        MemoryReadStream in(*object);
+        Result<ObjectSummary> decoded = DecodeObject(
+            in,
+            [&data](const uint8_t *p, size_t n) {
+                data.append(reinterpret_cast<const char *>(p), n);
+                return Status::Ok();
+            },
+            "part");
+        EXPECT_TRUE(decoded.ok());
+    }
+    return data;
+}
+
+/* The entries as an incremental backup's manifest, which ParseManifest must accept. */
+void ExpectValidIncrementalManifest(const std::vector<BackupEntry> &entries, uint32_t block_size) {
+    Manifest manifest;
+    manifest.backup.id = "20260101-000000I";
+    manifest.backup.type = BackupType::incremental;
+    manifest.backup.parent = "20251231-000000F";
+    manifest.backup.cluster = "main";
+    manifest.backup.block_size = block_size;
+    manifest.entries = entries;
+    for (const BackupEntry &entry : entries) {
+        if (entry.kind != EntryKind::file) continue;
+        manifest.backup.file_count++;
+        manifest.backup.original_bytes += entry.size;
+        manifest.backup.bad_page_count += entry.bad_pages.size();
+        for (const BackupPart &part : entry.parts) manifest.backup.stored_bytes += part.stored_size;
+    }
+    Result<Manifest> parsed = ParseManifest(SerializeManifest(manifest), "test manifest");
+    EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+}
+
+TEST_F(CopyTest, StoresOnlyTheChosenBlocks) {
+    std::string relation = Content(10 * kPage, 1);
+    Put(pgdata_, "base/1/16384", relation);
+    Put(pgdata_, "base/1/16390", Content(3 * kPage, 2));
+    Put(pgdata_, "PG_VERSION", "15\n");
+    options_.planner = [](const SourceEntry &source) {
+        StoreChoice choice;
+        if (source.path == "base/1/16384") {
+            choice.as_blocks = true;
+            choice.blocks = {{1, 2}, {5, 3}};
+        } else if (source.path == "base/1/16390") {
+            choice.as_blocks = true; /* unchanged: nothing stored */
+        }
+        return choice;
+    };
+    std::vector<BackupEntry> entries = MustCopy();
+    ExpectValidIncrementalManifest(entries, kPage);
+    auto by_path = ByPath(entries);
+    const BackupEntry &changed = by_path["base/1/16384"];
+    EXPECT_TRUE(changed.stored_as_blocks);
+    EXPECT_EQ(changed.blocks, (BlockRuns{{1, 2}, {5, 3}}));
+    EXPECT_EQ(changed.size, relation.size());
+    EXPECT_EQ(changed.parts.size(), 2u) << "5 blocks in parts of 4";
+    EXPECT_TRUE(StreamOf(storage_, backup_, changed) ==
+                relation.substr(1 * kPage, 2 * kPage) + relation.substr(5 * kPage, 3 * kPage));
+    const BackupEntry &unchanged = by_path["base/1/16390"];
+    EXPECT_TRUE(unchanged.stored_as_blocks);
+    EXPECT_TRUE(unchanged.parts.empty());
+    EXPECT_EQ(unchanged.size, 3 * kPage);
+    EXPECT_FALSE(by_path["PG_VERSION"].stored_as_blocks);
+    EXPECT_EQ(Restore(by_path["PG_VERSION"]), "15\n");
+    EXPECT_EQ(StoredObjects(), ReferencedObjects(entries));
+    EXPECT_EQ(control_.bytes_total, 5 * kPage + 3) << "progress counts what is stored";
+    EXPECT_EQ(control_.bytes_done, control_.bytes_total);
+    EXPECT_EQ(control_.files_done, control_.files_total);
+}
+
+TEST_F(CopyTest, ChecksPagesOfTheBlocksCopied) {
+    options_.data_checksums = true;
+    std::string relation;
+    for (uint32_t block = 0; block < 8; block++) {
+        std::string page = ValidPage(block, 0x100, block + 1);
+        if (block == 5 || block == 6) page[5000] ^= 0x20;
+        relation += page;
+    }
+    Put(pgdata_, "base/1/16384", relation);
+    options_.planner = BlocksOf("base/1/16384", {{1, 1}, {4, 2}});
+    std::vector<BackupEntry> entries = MustCopy();
+    ExpectValidIncrementalManifest(entries, kPage);
+    auto by_path = ByPath(entries);
+    EXPECT_EQ(by_path["base/1/16384"].bad_pages, (std::vector<uint32_t>{5}))
+        << "block 6 is bad but was not copied; numbers are within the file";
+}
+
+TEST_F(CopyTest, BlocksOfAFileThatShrinksAreCutAtItsEnd) {
+    std::string relation = Content(12 * kPage, 1);
+    Put(pgdata_, "base/1/16384", relation);
+    options_.workers = 1;
+    options_.planner = BlocksOf("base/1/16384", {{1, 2}, {6, 4}});
+    /* Parts: blocks 1, 2, 6, 7 and blocks 8, 9. The file loses blocks 7 to 11 first. */
+    storage_.OnOpenWrite(1, [this] {
+        EXPECT_EQ(truncate((pgdata_ + "/base/1/16384").c_str(), 7 * kPage + 100), 0);
+        return Status::Ok();
+    });
+    std::vector<BackupEntry> entries = MustCopy();
+    ASSERT_EQ(entries.size(), 3u);
+    const BackupEntry entry = ByPath(entries)["base/1/16384"];
+    EXPECT_EQ(entry.size, 7 * kPage) << "a torn last block is left to WAL replay";
+    EXPECT_EQ(entry.blocks, (BlockRuns{{1, 2}, {6, 1}}));
+    ASSERT_EQ(entry.parts.size(), 1u);
+    EXPECT_TRUE(StreamOf(storage_, backup_, entry) ==
+                relation.substr(kPage, 2 * kPage) + relation.substr(6 * kPage, kPage));
+    ExpectValidIncrementalManifest(entries, kPage);
+    EXPECT_EQ(StoredObjects(), ReferencedObjects(entries));
+}
+
 TEST_F(CopyTest, TrailingPartialPageIsNotChecked) {
     options_.data_checksums = true;
     Put(pgdata_, "base/1/16384", ValidPage(0, 0x100, 1) + Content(100, 2));

@@ -162,6 +162,58 @@ TEST(BackupProtocolTest, RecordRoundTrip) {
     EXPECT_EQ(DecodeBackupRecord(bytes.data(), bytes.size(), out.get()), DecodeResult::bad_field);
 }
 
+TEST(BackupProtocolTest, BeginCarriesTheParentOfAnIncremental) {
+    BackupBeginRequest request;
+    CopyBounded(request.cluster, sizeof request.cluster, "main");
+    request.system_identifier = 7300000000000000001ull;
+    request.kind = BackupKind::incremental;
+    CopyBounded(request.parent, sizeof request.parent, "20261122-053113F_2");
+    auto bytes = Encoded(request, EncodeBackupBegin);
+    BackupBeginRequest out;
+    ASSERT_EQ(DecodeBackupBegin(bytes.data(), bytes.size(), &out), DecodeResult::ok);
+    EXPECT_EQ(out.kind, BackupKind::incremental);
+    EXPECT_STREQ(out.parent, "20261122-053113F_2");
+    ExpectStrict<BackupBeginRequest>(bytes, DecodeBackupBegin);
+
+    /* No parent: the helper picks the newest usable backup. */
+    BackupBeginRequest latest = request;
+    latest.parent[0] = '\0';
+    bytes = Encoded(latest, EncodeBackupBegin);
+    ASSERT_EQ(DecodeBackupBegin(bytes.data(), bytes.size(), &out), DecodeResult::ok);
+    EXPECT_STREQ(out.parent, "");
+
+    /* Only an incremental names its parent; a path-like id is refused. */
+    for (BackupKind kind : {BackupKind::full, BackupKind::differential}) {
+        BackupBeginRequest bad = request;
+        bad.kind = kind;
+        bytes = Encoded(bad, EncodeBackupBegin);
+        EXPECT_EQ(DecodeBackupBegin(bytes.data(), bytes.size(), &out), DecodeResult::bad_field);
+    }
+    BackupBeginRequest bad = request;
+    CopyBounded(bad.parent, sizeof bad.parent, "../20261122-053113F");
+    bytes = Encoded(bad, EncodeBackupBegin);
+    EXPECT_EQ(DecodeBackupBegin(bytes.data(), bytes.size(), &out), DecodeResult::bad_field);
+}
+
+TEST(BackupProtocolTest, RecordCarriesIncrementalCounts) {
+    auto record = std::make_unique<BackupRecord>();
+    CopyBounded(record->backup_id, sizeof record->backup_id, "20261123-000000I");
+    record->kind = BackupKind::incremental;
+    CopyBounded(record->status, sizeof record->status, "complete");
+    CopyBounded(record->parent, sizeof record->parent, "20261122-053113F");
+    record->block_files = 812;
+    record->whole_files = 96;
+    CopyBounded(record->fallback, sizeof record->fallback,
+                "gap in block tracking from 0/5000000 to 0/6000000");
+    auto bytes = Encoded(*record, EncodeBackupRecord);
+    auto out = std::make_unique<BackupRecord>();
+    ASSERT_EQ(DecodeBackupRecord(bytes.data(), bytes.size(), out.get()), DecodeResult::ok);
+    EXPECT_STREQ(out->parent, "20261122-053113F");
+    EXPECT_EQ(out->block_files, 812u);
+    EXPECT_EQ(out->whole_files, 96u);
+    EXPECT_STREQ(out->fallback, record->fallback);
+}
+
 }  // namespace
 }  // namespace wire
 }  // namespace pg_ark

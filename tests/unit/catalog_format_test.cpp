@@ -66,12 +66,12 @@ TEST(CatalogFormatTest, Units) {
 
 TEST(CatalogFormatTest, Table) {
     EXPECT_EQ(FormatBackupTable({Complete(), Failed()}),
-              "ID                TYPE         STATUS    START                DURATION  START LSN  "
-              "STOP LSN  TL  SIZE     STORED   LABEL\n"
-              "20261122-053113F  full         complete  2026-11-22 05:31:13  1h02m03s  0/3000028  "
-              "1/100     1   3.0 GiB  1.5 KiB  nightly\n"
-              "20261123-000000I  incremental  failed    2026-11-22 05:31:13  -         0/3000028  "
-              "-         1   -        -        two?lines\n");
+              "ID                TYPE         PARENT            STATUS    START                "
+              "DURATION  START LSN  STOP LSN  TL  SIZE     STORED   LABEL\n"
+              "20261122-053113F  full         -                 complete  2026-11-22 05:31:13  "
+              "1h02m03s  0/3000028  1/100     1   3.0 GiB  1.5 KiB  nightly\n"
+              "20261123-000000I  incremental  20261122-053113F  failed    2026-11-22 05:31:13  "
+              "-         0/3000028  -         1   -        -        two?lines\n");
 }
 
 TEST(CatalogFormatTest, Details) {
@@ -91,6 +91,27 @@ TEST(CatalogFormatTest, Details) {
     EXPECT_NE(failed.find("\nerror:              disk full\n"), std::string::npos) << failed;
     EXPECT_NE(failed.find("\nlabel:              two?lines\n"), std::string::npos);
     EXPECT_NE(failed.find("\nfiles:              -\n"), std::string::npos);
+    EXPECT_EQ(complete.find("block files:"), std::string::npos) << "a full backup has none";
+
+    CatalogEntry incremental = Failed();
+    incremental.status = BackupStatus::complete;
+    incremental.error = "";
+    incremental.backup.block_files = 40;
+    incremental.backup.whole_files = 7;
+    incremental.backup.fallback = "gap in block tracking from 0/5000000 to 0/6000000";
+    std::string details = FormatBackupDetails(incremental);
+    EXPECT_NE(details.find("\nparent:             20261122-053113F\n"), std::string::npos)
+        << details;
+    EXPECT_NE(details.find("\nblock files:        40\n"), std::string::npos) << details;
+    EXPECT_NE(details.find("\nwhole files:        7\n"), std::string::npos);
+    EXPECT_NE(details.find("\nfallback:           gap in block tracking from 0/5000000 to "
+                           "0/6000000\n"),
+              std::string::npos);
+    auto json = nlohmann::json::parse(FormatBackupJson(incremental));
+    EXPECT_EQ(json["parent"], "20261122-053113F");
+    EXPECT_EQ(json["block_files"], 40);
+    EXPECT_EQ(json["whole_files"], 7);
+    EXPECT_EQ(json["fallback"], incremental.backup.fallback);
 }
 
 TEST(CatalogFormatTest, Json) {

@@ -147,6 +147,9 @@ void ExpectSameMetadata(const BackupMetadata &a, const BackupMetadata &b) {
     EXPECT_EQ(a.stored_bytes, b.stored_bytes);
     EXPECT_EQ(a.file_count, b.file_count);
     EXPECT_EQ(a.bad_page_count, b.bad_page_count);
+    EXPECT_EQ(a.block_files, b.block_files);
+    EXPECT_EQ(a.whole_files, b.whole_files);
+    EXPECT_EQ(a.fallback, b.fallback);
     EXPECT_EQ(a.helper_version, b.helper_version);
 }
 
@@ -166,6 +169,9 @@ TEST(ManifestTest, RoundTripKeepsEveryField) {
         EXPECT_EQ(a.size, b.size);
         EXPECT_EQ(a.link_target, b.link_target);
         EXPECT_EQ(a.bad_pages, b.bad_pages);
+        EXPECT_EQ(a.stored_as_blocks, b.stored_as_blocks);
+        EXPECT_EQ(a.blocks, b.blocks);
+        EXPECT_EQ(a.reason, b.reason);
         ASSERT_EQ(a.parts.size(), b.parts.size());
         for (size_t p = 0; p < a.parts.size(); p++) {
             EXPECT_EQ(a.parts[p].object, b.parts[p].object);
@@ -180,7 +186,7 @@ TEST(ManifestTest, RoundTripKeepsEveryField) {
 
 TEST(ManifestTest, JsonLayout) {
     auto json = nlohmann::json::parse(SerializeManifest(ValidManifest()));
-    EXPECT_EQ(json["format_version"], 1);
+    EXPECT_EQ(json["format_version"], 2);
     EXPECT_EQ(json["backup"]["type"], "incremental");
     EXPECT_EQ(json["backup"]["start_lsn"], 0x100000028ull);
     EXPECT_EQ(json["backup"]["compression"], (nlohmann::json{{"type", "none"}, {"level", 7}}));
@@ -268,7 +274,7 @@ TEST(ManifestTest, RejectsMalformedManifests) {
         {"parts short", [](Manifest *m) { m->entries[3].parts.pop_back(); },
          "parts cover 16384 of 20000 bytes"},
         {"parts long", [](Manifest *m) { m->entries[3].size -= 1; },
-         "part 2 ends past the file's size"},
+         "part 2 ends past the 19999 bytes stored"},
         {"no parts", [](Manifest *m) { m->entries[0].parts.clear(); }, "parts cover 0 of 3 bytes"},
         {"empty part", [](Manifest *m) { m->entries[3].parts[1].size = 0; }, "part 1 is empty"},
         {"object reused",
@@ -316,8 +322,10 @@ struct JsonCase {
 
 TEST(ManifestTest, RejectsMalformedJson) {
     const JsonCase cases[] = {
-        {"format 2", [](nlohmann::json *j) { (*j)["format_version"] = 2; },
-         "unsupported version 2"},
+        {"format 3", [](nlohmann::json *j) { (*j)["format_version"] = 3; },
+         "unsupported version 3"},
+        {"format 0", [](nlohmann::json *j) { (*j)["format_version"] = 0; },
+         "unsupported version 0"},
         {"format as text", [](nlohmann::json *j) { (*j)["format_version"] = "1"; },
          "format_version"},
         {"no format", [](nlohmann::json *j) { j->erase("format_version"); },
@@ -416,6 +424,122 @@ TEST(ManifestTest, Names) {
     EXPECT_FALSE(ParseBackupType("Full", &unused));
     EXPECT_STREQ(BackupStatusName(BackupStatus::failed), "failed");
     EXPECT_STREQ(EntryKindName(EntryKind::symlink), "symlink");
+}
+
+/* An incremental's relation file stored as blocks 1-2 and 5 of 8 (block size 16384). */
+Manifest BlocksManifest() {
+    Manifest manifest = ValidManifest();
+    BackupEntry &entry = Entry(&manifest, "base/1/1259");
+    entry.size = 8 * 16384;
+    entry.bad_pages.clear();
+    entry.stored_as_blocks = true;
+    entry.blocks = {{1, 2}, {5, 1}};
+    /* 3 blocks = 49152 bytes of stream, in parts of 8192 as File() cuts them. */
+    uint64_t object = 100;
+    entry.parts.clear();
+    for (uint64_t offset = 0; offset < 3 * 16384; offset += 8192) {
+        BackupPart part;
+        part.object = object++;
+        part.offset = offset;
+        part.size = 8192;
+        part.stored_size = 50;
+        entry.parts.push_back(part);
+    }
+    Entry(&manifest, "PG_VERSION").reason = "";
+    Entry(&manifest, "global/pg_control").reason = "new file";
+    /* Nothing changed: no blocks, no parts. */
+    BackupEntry &unchanged = Entry(&manifest, "pg_tblspc/16384/PG_15_202209061/16385");
+    unchanged.size = 2 * 16384;
+    unchanged.parts.clear();
+    unchanged.stored_as_blocks = true;
+    manifest.backup.block_files = 2;
+    manifest.backup.whole_files = 3;
+    manifest.backup.fallback = "";
+    Recount(&manifest);
+    return manifest;
+}
+
+TEST(ManifestTest, BlocksEntriesRoundTrip) {
+    Manifest original = BlocksManifest();
+    std::string text = SerializeManifest(original);
+    Result<Manifest> parsed = ParseManifest(text, kWhat);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    ExpectSameMetadata(parsed->backup, original.backup);
+    const BackupEntry &entry = Entry(&*parsed, "base/1/1259");
+    EXPECT_TRUE(entry.stored_as_blocks);
+    EXPECT_EQ(entry.blocks, (BlockRuns{{1, 2}, {5, 1}}));
+    EXPECT_EQ(entry.size, 8u * 16384);
+    EXPECT_EQ(entry.parts.size(), 6u);
+    EXPECT_EQ(Entry(&*parsed, "global/pg_control").reason, "new file");
+    EXPECT_FALSE(Entry(&*parsed, "global/pg_control").stored_as_blocks);
+    const BackupEntry &unchanged = Entry(&*parsed, "pg_tblspc/16384/PG_15_202209061/16385");
+    EXPECT_TRUE(unchanged.stored_as_blocks);
+    EXPECT_TRUE(unchanged.blocks.empty());
+    EXPECT_TRUE(unchanged.parts.empty());
+
+    auto json = nlohmann::json::parse(text);
+    EXPECT_EQ(json["entries"][3]["blocks"], nlohmann::json::parse("[[1,2],[5,1]]"));
+    EXPECT_EQ(json["entries"][0].count("blocks"), 0u) << "a whole file has no blocks field";
+    EXPECT_EQ(json["entries"][0].count("reason"), 0u);
+    EXPECT_EQ(json["backup"]["block_files"], 2);
+}
+
+TEST(ManifestTest, RejectsBadBlocks) {
+    const ManifestCase cases[] = {
+        {"overlapping", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{1, 2}, {2, 1}}; },
+         "out of order"},
+        {"touching", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{1, 2}, {3, 1}}; },
+         "out of order"},
+        {"unsorted", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{5, 1}, {1, 2}}; },
+         "out of order"},
+        {"empty run", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{1, 3}, {6, 0}}; },
+         "out of order"},
+        {"past the size",
+         [](Manifest *m) {
+             Entry(m, "base/1/1259").blocks = {{1, 2}, {7, 1}};
+             Entry(m, "base/1/1259").size = 7 * 16384;
+         },
+         "lies past the file's 7 blocks"},
+        {"size not in blocks", [](Manifest *m) { Entry(m, "base/1/1259").size += 1; },
+         "not a multiple of the block size"},
+        {"stream longer", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{1, 2}}; },
+         "ends past the 32768 bytes stored"},
+        {"stream shorter", [](Manifest *m) { Entry(m, "base/1/1259").blocks = {{1, 4}}; },
+         "parts cover 49152 of 65536 bytes"},
+        {"in a full backup",
+         [](Manifest *m) {
+             m->backup.type = BackupType::full;
+             m->backup.parent = "";
+         },
+         "a full backup cannot store a file as blocks"},
+    };
+    for (const ManifestCase &c : cases) {
+        SCOPED_TRACE(c.name);
+        Manifest manifest = BlocksManifest();
+        c.change(&manifest);
+        Recount(&manifest);
+        ExpectCorrupt(SerializeManifest(manifest), c.expected);
+    }
+    /* The JSON form itself: pairs of block numbers only. */
+    auto json = nlohmann::json::parse(SerializeManifest(BlocksManifest()));
+    json["entries"][3]["blocks"][0] = nlohmann::json::parse("[1]");
+    ExpectCorrupt(json.dump(), "[first, count] pairs");
+    json = nlohmann::json::parse(SerializeManifest(BlocksManifest()));
+    json["entries"][3]["blocks"][0] = nlohmann::json::parse("[4294967295, 2]");
+    ExpectCorrupt(json.dump(), "[first, count] pairs");
+}
+
+TEST(ManifestTest, ReadsFormatOneAsAllWhole) {
+    auto json = nlohmann::json::parse(SerializeManifest(ValidManifest()));
+    json["format_version"] = 1;
+    for (const char *field : {"block_files", "whole_files", "fallback"}) json["backup"].erase(field);
+    Result<Manifest> parsed = ParseManifest(json.dump(), kWhat);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    EXPECT_EQ(parsed->backup.block_files, 0u);
+    EXPECT_EQ(parsed->backup.whole_files, parsed->backup.file_count);
+    /* Format 1 knew nothing of blocks: such a field is unknown there. */
+    json["entries"][3]["blocks"] = nlohmann::json::array();
+    ExpectCorrupt(json.dump(), "unknown field \"blocks\"");
 }
 
 }  // namespace

@@ -53,10 +53,12 @@ struct SourceFile {
 /* Builds one backup in a repository, the way the backup engine will. */
 class BackupBuilder {
   public:
-    BackupBuilder(Repository *repository, int64_t start_time, uint64_t system_identifier = kSysid)
+    BackupBuilder(Repository *repository, int64_t start_time, uint64_t system_identifier = kSysid,
+                  BackupType type = BackupType::full, const std::string &parent = "")
         : repository_(repository) {
-        manifest_.backup.id = MakeBackupId(start_time, BackupType::full);
-        manifest_.backup.type = BackupType::full;
+        manifest_.backup.id = MakeBackupId(start_time, type);
+        manifest_.backup.type = type;
+        manifest_.backup.parent = parent;
         manifest_.backup.label = "test";
         manifest_.backup.cluster = kCluster;
         manifest_.backup.system_identifier = system_identifier;
@@ -114,6 +116,32 @@ class BackupBuilder {
         }
         manifest_.entries.push_back(entry);
         files_[path] = {content, mode, mtime};
+    }
+
+    /*
+     * A file of an incremental stored as the given blocks of content (its full final content),
+     * the stream cut into parts of part_size bytes.
+     */
+    void BlocksFile(const std::string &path, const std::string &content, BlockRuns blocks) {
+        BackupEntry entry;
+        entry.path = path;
+        entry.kind = EntryKind::file;
+        entry.mode = 0600;
+        entry.mtime = 1700000123;
+        entry.size = content.size();
+        entry.stored_as_blocks = true;
+        entry.blocks = blocks;
+        const uint64_t block = manifest_.backup.block_size;
+        std::string stream;
+        for (const BlockRun &run : blocks)
+            stream += content.substr(run.first * block, run.count * block);
+        uint64_t part_size = manifest_.backup.part_size;
+        for (uint64_t offset = 0; offset < stream.size(); offset += part_size) {
+            uint64_t size = std::min<uint64_t>(part_size, stream.size() - offset);
+            entry.parts.push_back(StorePart(stream.substr(offset, size), offset));
+        }
+        manifest_.entries.push_back(entry);
+        files_[path] = {content, 0600, 1700000123};
     }
 
     /* A valid object holding data, stored under the next object number. */
@@ -568,6 +596,130 @@ TEST_F(RestoreTest, LinkedPgWalBecomesADirectory) {
     struct stat st = Lstat(Restored("pg_wal"));
     EXPECT_TRUE(S_ISDIR(st.st_mode));
     EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+/* ---------------------------------------------------------------- chains */
+
+constexpr uint64_t kPage = 8192;
+
+/* content with the given blocks replaced by fresh random ones. */
+std::string Changed(std::string content, std::initializer_list<uint64_t> blocks, uint32_t seed) {
+    for (uint64_t block : blocks)
+        content.replace(block * kPage, kPage, RandomBytes(kPage, seed++));
+    return content;
+}
+
+class ChainRestoreTest : public RestoreTest {
+  protected:
+    /* F, then I1 on F, then I2 on I1; returns I2's expected files. */
+    void BuildChain() {
+        const std::string a = RandomBytes(10 * kPage, 11);
+        const std::string unchanged = RandomBytes(3 * kPage, 12);
+        BackupBuilder full(&repository_, 1763789473);
+        Common(&full);
+        full.File("base/5/16384", a);
+        full.File("base/5/16390", unchanged);
+        full.File("base/5/gone", "dropped before I1");
+        full.Commit();
+
+        /* I1: blocks 2 and 3 changed, the relation grew by 2 blocks; a new file. */
+        std::string b = Changed(a, {2, 3}, 20) + RandomBytes(2 * kPage, 21);
+        BackupBuilder i1(&repository_, 1763789573, kSysid, BackupType::incremental, full.id());
+        Common(&i1);
+        i1.BlocksFile("base/5/16384", b, {{2, 2}, {10, 2}});
+        i1.BlocksFile("base/5/16390", unchanged, {});
+        i1.File("base/5/new", "new in I1");
+        i1.Commit();
+
+        /* I2: block 0 changed, the relation cut to 9 blocks. */
+        std::string c = Changed(b, {0}, 30).substr(0, 9 * kPage);
+        BackupBuilder i2(&repository_, 1763789673, kSysid, BackupType::incremental, i1.id());
+        Common(&i2);
+        i2.BlocksFile("base/5/16384", c, {{0, 1}});
+        i2.BlocksFile("base/5/16390", unchanged, {});
+        i2.BlocksFile("base/5/new", "", {}); /* a new relation file emptied (0 blocks) */
+        i2.Commit();
+        full_id_ = full.id();
+        i1_id_ = i1.id();
+        i2_id_ = i2.id();
+        expected_ = i2.files();
+    }
+
+    void Common(BackupBuilder *backup) {
+        backup->Directory("base");
+        backup->Directory("base/5");
+        backup->Directory("global");
+        backup->File("PG_VERSION", "15\n");
+        backup->File("global/pg_control", RandomBytes(8192, 3));
+    }
+
+    /* No tablespaces in these backups. */
+    RestoreOptions Options() const {
+        RestoreOptions options = RestoreTest::Options();
+        options.tablespace_map.clear();
+        return options;
+    }
+
+    std::string full_id_, i1_id_, i2_id_;
+    std::map<std::string, SourceFile> expected_;
+};
+
+TEST_F(ChainRestoreTest, RestoresTheNewestBlocksOfEveryFile) {
+    BuildChain();
+    auto result = Restore(repository_, Options());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->backup_id, i2_id_);
+    for (const auto &[path, file] : expected_) {
+        SCOPED_TRACE(path);
+        EXPECT_TRUE(ReadFileBytes(Restored(path)) == file.content);
+    }
+    EXPECT_FALSE(PathExists(Restored("base/5/gone"))) << "a file the chain dropped stays dropped";
+    uint64_t bytes = 0;
+    for (const auto &[path, file] : expected_) bytes += file.content.size();
+    EXPECT_EQ(result->bytes, bytes);
+}
+
+TEST_F(ChainRestoreTest, RestoresAnOlderLinkOfTheChain) {
+    BuildChain();
+    RestoreOptions options = Options();
+    options.set = i1_id_;
+    auto result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(ReadFileBytes(Restored("base/5/16384")).size(), 12 * kPage);
+    EXPECT_FALSE(PathExists(Restored("base/5/gone"))) << "absent from I1: not restored";
+    EXPECT_EQ(ReadFileBytes(Restored("base/5/new")), "new in I1");
+}
+
+TEST_F(ChainRestoreTest, MissingParentIsNamed) {
+    BuildChain();
+    pg_ark_test::TempDir::RemoveTree(repo_dir_.Sub("main/backup/" + i1_id_));
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::not_found);
+    ExpectNames(result.status().message(), {i2_id_, i1_id_, "does not exist"});
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data"))) << "nothing written";
+}
+
+TEST_F(ChainRestoreTest, ParentWithoutManifestIsNamed) {
+    BuildChain();
+    ASSERT_EQ(unlink(repo_dir_.Sub("main/backup/" + full_id_ + "/backup.manifest").c_str()), 0);
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    ExpectNames(result.status().message(), {i1_id_, full_id_, "no manifest"});
+    EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+TEST_F(ChainRestoreTest, CorruptPartOfAnAncestorFailsNamingTheFile) {
+    BuildChain();
+    /* F's part 3 (base/5/16384's first, blocks 0-12) supplies blocks 1 and 4-8 of the final
+     * file. */
+    std::string object = repo_dir_.Sub("main/backup/" + full_id_ + "/data/");
+    /* Objects of F in order: PG_VERSION, pg_control, 16384 (parts 3 and 4), ... */
+    FlipByte(object + PartObjectName(3).substr(5), 30);
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {"base/5/16384"});
 }
 
 TEST_F(RestoreTest, NoBackupIsNotFound) {
