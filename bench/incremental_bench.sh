@@ -38,8 +38,9 @@
 #   6. Rounds (--runs N): each time is the minimum over the rounds; sizes are the last round's.
 #
 # Stored MiB: the files of the backup itself (its directory in the repository, not the WAL
-# archive). Original MiB: what the tool read to store it, before compression (pg_ark's
-# original_bytes; pgBackRest's `info` "delta").
+# archive). Original MiB: what the tool stored, before compression: pg_ark's manifest, the sum
+# of the parts' original sizes (its original_bytes column is the size of all the backup's files,
+# the unchanged ones included, and is printed apart); pgBackRest's `info` "delta".
 #
 # Acceptance printed for pg_ark: incremental original bytes / changed-block bytes <= 2;
 # incremental time / full time <= 0.15.
@@ -57,7 +58,7 @@
 #   --reuse          use the database kept there (generated if missing; kept again)
 #
 # Runs as root (drops caches; runs PostgreSQL and the tools as the postgres OS user).
-# Needs: PostgreSQL 15, pgbackrest, jq, pg_ark installed by `make install` (with block tracking).
+# Needs: PostgreSQL 15, pgbackrest, jq, zstd, pg_ark installed by `make install` (with block tracking).
 #
 # Environment: PG_BINDIR, PG_ARK, PGBACKREST, IDLE_WAIT (60), IDLE_BUSY_PCT (10) as in lib.sh;
 # KEEP=1 also keeps the scratch directory and logs.
@@ -90,7 +91,8 @@ VERIFY_PORT=$(( PGPORT_BENCH + 1 ))
 need_common
 need_pg_ark
 need_pgbackrest
-command -v jq >/dev/null || die "jq is needed to read pgBackRest's info"
+command -v jq >/dev/null || die "jq is needed to read pgBackRest's info and pg_ark's manifests"
+command -v zstd >/dev/null || die "zstd is needed to read pg_ark's manifests"
 need_workdir
 
 # The generated database, its working copy (grown by WAL), two fulls, two incrementals (with
@@ -180,6 +182,35 @@ changed_breakdown() {
          GROUP BY 1, 2 ORDER BY sum(b.block_count) DESC, 1 LIMIT 8" 2>&1 | sed 's/^/    /'
 }
 
+# ark_manifest ID: pg_ark's manifest of backup ID as JSON. It is a stored object
+# (helper/src/stored_object.h): a 16-byte header whose last 4 bytes say the compression
+# (0 none, 1 zstd), the payload, an 88-byte trailer.
+ark_manifest() {
+    local file=$ARK_REPO/$CLUSTER/backup/$1/backup.manifest compression
+    compression=$(od -An -t u4 -j 12 -N 4 "$file" | tr -d ' ')
+    case $compression in
+        0) head -c -88 "$file" | tail -c +17 ;;
+        1) head -c -88 "$file" | tail -c +17 | zstd -dcq ;;
+        *) die "$file: unknown compression $compression" ;;
+    esac
+}
+
+# ark_manifest_bytes ID: "COPIED BLOCK_FILES_BYTES WHOLE_FILES_BYTES" from pg_ark's manifest of
+# backup ID: the bytes it stored, before compression (sum of its parts' original sizes), split
+# between relation files stored as changed blocks and files stored whole.
+ark_manifest_bytes() {
+    jq -r '[.entries[] | select(.kind == "file")] as $f
+        | [([$f[].parts[].size] | add // 0),
+           ([$f[] | select(.blocks != null) | .parts[].size] | add // 0),
+           ([$f[] | select(.blocks == null) | .parts[].size] | add // 0)] | @tsv' < <(ark_manifest "$1")
+}
+
+# ark_manifest_whole ID: the largest files the backup ID stored whole, with the reason recorded.
+ark_manifest_whole() {
+    jq -r '[.entries[] | select(.kind == "file" and .blocks == null)] | sort_by(-.size) | .[:6][]
+        | "    \(.path) \(.size) B\(if .reason then " (" + .reason + ")" else "" end)"' < <(ark_manifest "$1")
+}
+
 declare -A BEST
 best() { # best KEY MICROSECONDS: keeps the minimum over the rounds
     if [[ -z ${BEST[$1]:-} ]] || (( $2 < BEST[$1] )); then BEST[$1]=$2; fi
@@ -229,13 +260,15 @@ one_round() {
            FROM backup_start_incremental(parent => '$full_id', label => 'incremental_bench incr')"
     best ark_incr "$ELAPSED_US"
     incr_id=${ARK_ROW[0]}; incr_start=${ARK_ROW[2]}
-    ARK_INCR_ORIGINAL=${ARK_ROW[3]}; ARK_INCR_STORED_COL=${ARK_ROW[4]}
+    ARK_INCR_ORIGINAL_COL=${ARK_ROW[3]}; ARK_INCR_STORED_COL=${ARK_ROW[4]}
+    IFS=$'\t' read -r ARK_INCR_ORIGINAL ARK_INCR_BLOCK_BYTES ARK_INCR_WHOLE_BYTES < <(ark_manifest_bytes "$incr_id")
+    ARK_INCR_WHOLE_LIST=$(ark_manifest_whole "$incr_id")
     ARK_INCR_STORED=$(sum_bytes "$ARK_REPO/$CLUSTER/backup/$incr_id")
     ARK_INCR_FILES="block_files ${ARK_ROW[6]:-?}, whole_files ${ARK_ROW[7]:-?}"
     ARK_FALLBACK=${ARK_ROW[8]:-}
     [[ ${ARK_ROW[5]:-} == "$full_id" ]] || note "WARNING: pg_ark incremental's parent is \"${ARK_ROW[5]:-}\", not $full_id"
     [[ -z $ARK_FALLBACK ]] || note "WARNING: pg_ark incremental fell back to whole files: $ARK_FALLBACK"
-    note "pg_ark incremental $incr_id: $(fmt_s "$ELAPSED_US"), start $incr_start, original $ARK_INCR_ORIGINAL B, stored $ARK_INCR_STORED_COL B, $ARK_INCR_FILES"
+    note "pg_ark incremental $incr_id: $(fmt_s "$ELAPSED_US"), start $incr_start, original_bytes $ARK_INCR_ORIGINAL_COL B, stored_bytes $ARK_INCR_STORED_COL B, $ARK_INCR_FILES; manifest: $ARK_INCR_ORIGINAL B copied ($ARK_INCR_BLOCK_BYTES in block files, $ARK_INCR_WHOLE_BYTES whole)"
 
     read -r CHANGED_ENTRIES blocks < <(changed_blocks "$full_start" "$incr_start")
     CHANGED_BYTES=$(( blocks * 8192 ))
@@ -299,6 +332,9 @@ echo "change: 1 row updated in each of $TARGET_PAGES of $ACCOUNTS_PAGES pages of
 echo "changed blocks (block_tracking_blocks, full start to incremental start): $(( CHANGED_BYTES / 8192 )) blocks, $CHANGED_BYTES bytes ($(mib "$CHANGED_BYTES") MiB); largest:"
 echo "$BREAKDOWN"
 echo "pg_ark incremental: $ARK_INCR_FILES; fallback: ${ARK_FALLBACK:-(none)}"
+echo "pg_ark incremental copied $ARK_INCR_ORIGINAL bytes before compression (manifest: sum of its parts): $ARK_INCR_BLOCK_BYTES in block files, $ARK_INCR_WHOLE_BYTES in whole files; largest whole files:"
+echo "$ARK_INCR_WHOLE_LIST"
+echo "(its original_bytes column says $ARK_INCR_ORIGINAL_COL: the size of every file of the backup, i.e. of the restored data directory, not what the incremental copied)"
 awk -v o="$ARK_INCR_ORIGINAL" -v c="$CHANGED_BYTES" -v ai="${BEST[ark_incr]}" -v af="${BEST[ark_full]}" \
     -v pi="${BEST[pgbr_incr]}" -v as="$ARK_INCR_STORED" -v ps="$PGBR_INCR_STORED" 'BEGIN {
     r1 = (c > 0 ? o / c : 0); r2 = ai / af

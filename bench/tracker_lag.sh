@@ -108,7 +108,7 @@ WORKER_PID=$(psql_q -c "SELECT worker_pid FROM block_tracking_status()")
     psql_q -c "SELECT pid, backend_type FROM pg_stat_activity" >&2
     die "block_tracking_status() names no live worker_pid (\"$WORKER_PID\")"
 }
-WORKER_TYPE=$(psql_q -c "SELECT backend_type FROM pg_stat_activity WHERE pid = $WORKER_PID")
+WORKER_TYPE=$(tr '\0' ' ' <"/proc/$WORKER_PID/cmdline" | sed 's/ *$//')
 note "tracker worker: pid $WORKER_PID ($WORKER_TYPE)"
 
 # sample: one line "epoch_s|current_lsn|read_lsn|lag_bytes|summarized_lsn|current-read|current-summarized"
@@ -147,13 +147,13 @@ as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -c "$CLIENTS" -j "$J
 T1=$(now_us)
 LSN1=$(psql_q -c "SELECT pg_current_wal_lsn()")
 FPI=$(( $(psql_q -c "SELECT wal_fpi FROM pg_stat_wal") - FPI0 ))
-sleep "$AFTER_S"
-sleep 1.5 # one more sample past T1 + AFTER_S
 CAUGHT_UP=1
 wait_tracker 600 || CAUGHT_UP=0
 T2=$(now_us)
 CPU1=$(proc_cpu_ticks "$WORKER_PID")
 LSN2=$(psql_q -c "SELECT pg_current_wal_lsn()")
+# One more sample past T1 + AFTER_S.
+sleep "$(awk -v u="$(( T1 + AFTER_S * 1000000 + 1500000 - $(now_us) ))" 'BEGIN { printf "%.3f", (u > 0 ? u : 0) / 1e6 }')"
 kill "$SAMPLER_PID" 2>/dev/null || true
 wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=""
@@ -175,12 +175,14 @@ STATS=$(awk -F'|' -v t0="$T0" -v t1="$T1" -v after="$AFTER_S" '
         return a[int(0.95 * n + 0.999999) < 1 ? 1 : int(0.95 * n + 0.999999)]
     }
     { t = $1 * 1e6 }
+    $5 != "" { maps = 1 }
     t >= t0 && t <= t1 { n++; lag[n] = $4; own[n] = $6; sum[n] = $7
                          if ($4 > maxlag) maxlag = $4; if ($6 > maxown) maxown = $6; if ($7 > maxsum) maxsum = $7 }
     { d = t - (t1 + after * 1e6); if (d < 0) d = -d; if (best == "" || d < best) { best = d; alag = $4; aown = $6; asum = $7; at = (t - t1) / 1e6 } }
     END {
         if (n == 0) { print "none"; exit }
-        printf "%d %d %d %d %d %d %d %d %d %d %.1f\n", n, maxlag, p95(lag, n), maxown, p95(own, n), maxsum, p95(sum, n), alag, aown, asum, at
+        if (maps) printf "%d %d %d %d %d %d %d %d %d %d %.1f\n", n, maxlag, p95(lag, n), maxown, p95(own, n), maxsum, p95(sum, n), alag, aown, asum, at
+        else printf "%d %d %d %d %d n/a n/a %d %d n/a %.1f\n", n, maxlag, p95(lag, n), maxown, p95(own, n), alag, aown, at
     }' "$SAMPLES")
 [[ $STATS != none ]] || die "no sample during the load (see $RUN_DIR/sampler.err)"
 read -r NS MAXLAG P95LAG MAXOWN P95OWN MAXSUM P95SUM ALAG AOWN ASUM AT <<<"$STATS"
@@ -188,14 +190,15 @@ read -r NS MAXLAG P95LAG MAXOWN P95OWN MAXSUM P95SUM ALAG AOWN ASUM AT <<<"$STAT
 echo "Block tracker lag under pgbench -c $CLIENTS -j $JOBS -T $DURATION, scale $SCALE with random fillers, archiving: $ARCHIVE_MODE"
 echo "$("$PG_ARK" version 2>/dev/null | head -n 1); $("$PG_BINDIR/postgres" --version); $(nproc) CPUs"
 awk -v w="$WAL_LOAD" -v t0="$T0" -v t1="$T1" -v tps="${TPS:-?}" -v fpi="$FPI" 'BEGIN {
-    printf "pgbench: %s tps; WAL during the load: %.1f MB in %.1f s = %.1f MB/s (%.1f MiB/s); %s full-page images\n",
+    printf "pgbench: %.0f tps; WAL during the load: %.1f MB in %.1f s = %.1f MB/s (%.1f MiB/s); %s full-page images\n",
         tps, w / 1e6, (t1 - t0) / 1e6, w / 1e6 / ((t1 - t0) / 1e6), w / 1048576 / ((t1 - t0) / 1e6), fpi }'
 printf '%-44s %14s %14s %16s\n' "lag in bytes (samples during the load: $NS)" "max" "p95" "${AT} s after end"
 printf '%-44s %14s %14s %16s\n' "lag_bytes (block_tracking_status)" "$MAXLAG" "$P95LAG" "$ALAG"
 printf '%-44s %14s %14s %16s\n' "current_wal_lsn - read_lsn" "$MAXOWN" "$P95OWN" "$AOWN"
-printf '%-44s %14s %14s %16s\n' "current_wal_lsn - summarized_lsn" "$MAXSUM" "$P95SUM" "$ASUM"
+printf '%-44s %14s %14s %16s\n' "current_wal_lsn - summarized_lsn (maps)" "$MAXSUM" "$P95SUM" "$ASUM"
+echo "(lag_bytes = flush_lsn - read_lsn; maps are written every 1 GB of WAL, at a backup's request or at shutdown, so summarized_lsn trails by design; n/a: no map yet)"
 if (( CAUGHT_UP )); then
-    echo "caught up (read_lsn >= current) $(fmt_s $(( T2 - T1 ))) after pgbench ended"
+    echo "caught up (read_lsn >= pg_current_wal_lsn(), polled every 0.1 s) $(fmt_s $(( T2 - T1 ))) after pgbench ended"
 else
     echo "NOT caught up $(fmt_s $(( T2 - T1 ))) after pgbench ended"
 fi
