@@ -41,6 +41,11 @@ bool RangesInOrder(const BlockRange *ranges, uint32_t count) {
 
 }  // namespace
 
+uint64_t NextRecordStart(uint64_t end, uint64_t wal_segment_size) {
+    if (end % kWalPageSize != 0) return end;
+    return end + (end % wal_segment_size == 0 ? kWalLongPageHeader : kWalShortPageHeader);
+}
+
 int CompareEntries(const EntryHeader &a, const EntryHeader &b) {
     const uint32_t left[] = {a.spc, a.db, a.rel, a.fork};
     const uint32_t right[] = {b.spc, b.db, b.rel, b.fork};

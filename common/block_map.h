@@ -65,6 +65,16 @@ struct BlockRange {
 };
 static_assert(sizeof(BlockRange) == 8, "block map range layout");
 
+/*
+ * Where the record after one ending at `end` starts: past the page header when `end` is at a
+ * WAL page boundary (the long header at a segment's start). A map ending at `end` covers every
+ * record starting before NextRecordStart(end): a backup starting there is covered.
+ */
+constexpr uint64_t kWalPageSize = 8192;        /* XLOG_BLCKSZ */
+constexpr uint64_t kWalShortPageHeader = 24;   /* SizeOfXLogShortPHD */
+constexpr uint64_t kWalLongPageHeader = 40;    /* SizeOfXLogLongPHD */
+uint64_t NextRecordStart(uint64_t end, uint64_t wal_segment_size);
+
 /* Orders entries as the file must: by spc, db, rel, fork. */
 int CompareEntries(const EntryHeader &a, const EntryHeader &b);
 

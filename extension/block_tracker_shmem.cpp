@@ -18,7 +18,13 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include "block_map.h"
 #include "block_tracker_internal.h"
+
+static_assert(pg_ark::blockmap::kWalPageSize == XLOG_BLCKSZ &&
+                  pg_ark::blockmap::kWalShortPageHeader == SizeOfXLogShortPHD &&
+                  pg_ark::blockmap::kWalLongPageHeader == SizeOfXLogLongPHD,
+              "block_map.h's WAL page layout must match this server's");
 
 BlockTrackerShared *block_tracker_shared = nullptr;
 
@@ -71,20 +77,12 @@ bool BlockTrackerIsRunning() {
     return running;
 }
 
-/*
- * The first record after a map ending at end starts at end, unless end is a page boundary:
- * then it starts after the page header (the long one at a segment's start).
- */
-static XLogRecPtr NextRecordStart(XLogRecPtr end) {
-    if (end % XLOG_BLCKSZ != 0) return end;
-    return end + (XLogSegmentOffset(end, wal_segment_size) == 0 ? SizeOfXLogLongPHD : SizeOfXLogShortPHD);
-}
-
 bool BlockTrackerCovers(XLogRecPtr map_end, XLogRecPtr lsn) {
-    return !XLogRecPtrIsInvalid(map_end) && NextRecordStart(map_end) >= lsn;
+    return !XLogRecPtrIsInvalid(map_end) &&
+           pg_ark::blockmap::NextRecordStart(map_end, wal_segment_size) >= lsn;
 }
 
-/* The insert position as a record end (the inverse of NextRecordStart), for XLogFlush. */
+/* The insert position as a record end (the inverse of blockmap::NextRecordStart), for XLogFlush. */
 static XLogRecPtr InsertEnd() {
     XLogRecPtr insert = GetXLogInsertRecPtr();
     if (XLogSegmentOffset(insert, wal_segment_size) == SizeOfXLogLongPHD) return insert - SizeOfXLogLongPHD;

@@ -376,7 +376,8 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
                                            job.parent_timeline, request.timeline);
         else
             changes = LoadChangedBlocks(options.pgdata, job.metadata.system_identifier,
-                                        job.parent_start_lsn, request.start_lsn);
+                                        job.parent_start_lsn, request.start_lsn,
+                                        request.wal_segment_size);
         parent_sizes = ParentSizes(*parent);
         if (!changes.fallback.empty())
             Log(LogLevel::warn, "backup {}: relation files are copied whole: {}", job.metadata.id,

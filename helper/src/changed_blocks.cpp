@@ -93,7 +93,10 @@ std::string LsnText(uint64_t lsn) {
 }
 
 ChangedBlocks LoadChangedBlocks(const std::string &pgdata, uint64_t system_identifier,
-                                uint64_t from_lsn, uint64_t to_lsn) {
+                                uint64_t from_lsn, uint64_t to_lsn, uint64_t wal_segment_size) {
+    auto reaches_end = [&](uint64_t end) {
+        return blockmap::NextRecordStart(end, wal_segment_size) >= to_lsn;
+    };
     if (from_lsn >= to_lsn)
         return Fallback(fmt::format("the backup starts at {}, not after the parent's start LSN {}",
                                     LsnText(to_lsn), LsnText(from_lsn)));
@@ -167,7 +170,7 @@ ChangedBlocks LoadChangedBlocks(const std::string &pgdata, uint64_t system_ident
     for (const MapFile &map : maps)
         if (map.start <= from_lsn && (best == nullptr || map.end > best->end)) best = &map;
     chain.push_back(best);
-    while (chain.back()->end < to_lsn) {
+    while (!reaches_end(chain.back()->end)) {
         uint64_t reached = chain.back()->end;
         const MapFile *next = nullptr;
         uint64_t next_start = UINT64_MAX;

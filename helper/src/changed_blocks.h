@@ -54,9 +54,13 @@ struct ChangedBlocks {
     uint64_t maps_used = 0;
 };
 
-/* Reads and merges the maps covering [from_lsn, to_lsn) (see the file comment). */
+/*
+ * Reads and merges the maps covering [from_lsn, to_lsn) (see the file comment). A chain ending
+ * at e reaches to_lsn when blockmap::NextRecordStart(e) does (maps end at record ends; a
+ * backup's start LSN may lie just past a WAL page header).
+ */
 ChangedBlocks LoadChangedBlocks(const std::string &pgdata, uint64_t system_identifier,
-                                uint64_t from_lsn, uint64_t to_lsn);
+                                uint64_t from_lsn, uint64_t to_lsn, uint64_t wal_segment_size);
 
 /* "0/3000028", as PostgreSQL prints an LSN. */
 std::string LsnText(uint64_t lsn);

@@ -23,6 +23,7 @@ using pg_ark_test::TempDir;
 using pg_ark_test::WriteFileBytes;
 
 constexpr uint64_t kSystem = 7301234567890123456ull;
+constexpr uint64_t kSegment = 16u << 20;
 
 struct MapEntry {
     blockmap::EntryHeader header;
@@ -70,7 +71,7 @@ class ChangedBlocksTest : public ::testing::Test {
     }
 
     ChangedBlocks Load(uint64_t from, uint64_t to) {
-        return LoadChangedBlocks(pgdata_.path(), kSystem, from, to);
+        return LoadChangedBlocks(pgdata_.path(), kSystem, from, to, kSegment);
     }
 
     TempDir pgdata_;
@@ -130,6 +131,17 @@ TEST_F(ChangedBlocksTest, GapBetweenMaps) {
     EXPECT_EQ(Load(0x1000, 0x3000).fallback, "gap in block tracking from 0/2000 to 0/2800");
     /* Wholly inside the gap: no map overlaps at all. */
     EXPECT_EQ(Load(0x2100, 0x2200).fallback, "gap in block tracking from 0/2000 to 0/2800");
+}
+
+/* Maps end at record ends; a backup starting right after the page header that follows one is
+ * covered, one starting a byte later is not. */
+TEST_F(ChangedBlocksTest, EndAtAPageBoundaryCoversTheStartPastItsHeader) {
+    Write(0x1000, 0x4000, {});
+    EXPECT_EQ(Load(0x1000, 0x4000 + blockmap::kWalShortPageHeader).fallback, "");
+    EXPECT_NE(Load(0x1000, 0x4000 + blockmap::kWalShortPageHeader + 8).fallback, "");
+    Write(0x4000, kSegment, {});
+    EXPECT_EQ(Load(0x1000, kSegment + blockmap::kWalLongPageHeader).fallback, "");
+    EXPECT_NE(Load(0x1000, kSegment + blockmap::kWalShortPageHeader + 24).fallback, "");
 }
 
 TEST_F(ChangedBlocksTest, NotFarEnough) {

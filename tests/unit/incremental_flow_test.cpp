@@ -144,7 +144,7 @@ class IncrementalFlowTest : public ::testing::Test {
     }
 
     StorePlanner Planner(const Manifest &parent, uint64_t from, uint64_t to) {
-        changes_ = LoadChangedBlocks(root_.Sub("pgdata"), kSysid, from, to);
+        changes_ = LoadChangedBlocks(root_.Sub("pgdata"), kSysid, from, to, 16u << 20);
         parent_sizes_.clear();
         for (const BackupEntry &entry : parent.entries)
             if (entry.kind == EntryKind::file) parent_sizes_[entry.path] = entry.size;
