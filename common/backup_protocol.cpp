@@ -182,6 +182,7 @@ size_t EncodeBackupRecord(const BackupRecord &record, uint8_t *payload, size_t c
     writer.PutU64(record.bytes_total);
     writer.PutU64(record.block_files);
     writer.PutU64(record.whole_files);
+    writer.PutU64(record.copied_bytes);
     writer.PutString(record.fallback);
     return Done(writer);
 }
@@ -201,7 +202,7 @@ DecodeResult DecodeBackupRecord(const uint8_t *payload, size_t length, BackupRec
         !reader.GetString(out->phase, kMaxPhase) || !reader.GetU64(&out->files_done) ||
         !reader.GetU64(&out->files_total) || !reader.GetU64(&out->bytes_done) ||
         !reader.GetU64(&out->bytes_total) || !reader.GetU64(&out->block_files) ||
-        !reader.GetU64(&out->whole_files) || !reader.GetString(out->fallback, kMaxRecordError))
+        !reader.GetU64(&out->whole_files) || !reader.GetU64(&out->copied_bytes) || !reader.GetString(out->fallback, kMaxRecordError))
         return DecodeResult::truncated;
     out->start_time = static_cast<int64_t>(start_time);
     out->stop_time = static_cast<int64_t>(stop_time);

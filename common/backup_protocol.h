@@ -106,6 +106,7 @@ struct BackupRecord {
      * stored whole, and why block maps could not be used where they were not ("" if they were). */
     uint64_t block_files = 0;
     uint64_t whole_files = 0;
+    uint64_t copied_bytes = 0; /* read and stored by this backup, before compression */
     char fallback[kMaxRecordError + 1] = {};
 };
 

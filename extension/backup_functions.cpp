@@ -65,6 +65,7 @@ Datum Column(const BackupRecord &r, const char *name, bool *isnull) {
         return Int32GetDatum((int32)r.timeline);
     }
     if (strcmp(name, "original_bytes") == 0) return Int64GetDatum((int64)r.original_bytes);
+    if (strcmp(name, "copied_bytes") == 0) return Int64GetDatum((int64)r.copied_bytes);
     if (strcmp(name, "stored_bytes") == 0) return Int64GetDatum((int64)r.stored_bytes);
     if (strcmp(name, "block_files") == 0) return Int64GetDatum((int64)r.block_files);
     if (strcmp(name, "whole_files") == 0) return Int64GetDatum((int64)r.whole_files);

@@ -16,14 +16,16 @@ REVOKE ALL ON FUNCTION helper_ping() FROM PUBLIC;
 -- Not granted to PUBLIC: a backup role needs EXECUTE on them (see docs/backup.md).
 -- backup_start_incremental stores only the blocks changed since its parent (by default the
 -- newest complete backup); backup_start_differential, those changed since the newest full
--- backup. block_files counts relation files stored as changed blocks, whole_files the files
--- stored whole; fallback says why block maps could not be used, when they could not.
+-- backup. original_bytes is the data directory's size, copied_bytes what the backup read and
+-- stored (before compression), stored_bytes what it takes in the repository. block_files counts
+-- relation files stored as changed blocks, whole_files the files stored whole; fallback says
+-- why block maps could not be used, when they could not.
 CREATE FUNCTION backup_start_full(label text DEFAULT NULL, fast boolean DEFAULT true,
                                   wait boolean DEFAULT true,
     OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
-    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT original_bytes bigint, OUT copied_bytes bigint, OUT stored_bytes bigint,
     OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_start_full'
@@ -34,7 +36,7 @@ CREATE FUNCTION backup_start_incremental(parent text DEFAULT NULL, label text DE
     OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
-    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT original_bytes bigint, OUT copied_bytes bigint, OUT stored_bytes bigint,
     OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_start_incremental'
@@ -45,7 +47,7 @@ CREATE FUNCTION backup_start_differential(label text DEFAULT NULL, fast boolean 
     OUT backup_id text, OUT backup_type text, OUT status text, OUT parent text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
-    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT original_bytes bigint, OUT copied_bytes bigint, OUT stored_bytes bigint,
     OUT block_files bigint, OUT whole_files bigint, OUT fallback text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_start_differential'
@@ -56,7 +58,7 @@ CREATE FUNCTION backup_list(
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
     OUT wal_start text, OUT wal_stop text,
-    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT original_bytes bigint, OUT copied_bytes bigint, OUT stored_bytes bigint,
     OUT block_files bigint, OUT whole_files bigint, OUT fallback text, OUT error text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_list'
@@ -67,7 +69,7 @@ CREATE FUNCTION backup_info(id text,
     OUT start_lsn pg_lsn, OUT stop_lsn pg_lsn,
     OUT start_time timestamptz, OUT stop_time timestamptz, OUT timeline integer,
     OUT wal_start text, OUT wal_stop text,
-    OUT original_bytes bigint, OUT stored_bytes bigint,
+    OUT original_bytes bigint, OUT copied_bytes bigint, OUT stored_bytes bigint,
     OUT block_files bigint, OUT whole_files bigint, OUT fallback text, OUT error text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_ark_backup_info'

@@ -103,6 +103,7 @@ wire::BackupRecord ToRecord(const BackupMetadata &m, BackupStatus status, const 
     wire::CopyBounded(r.wal_stop, sizeof r.wal_stop, m.wal_stop.c_str());
     r.original_bytes = m.original_bytes;
     r.stored_bytes = m.stored_bytes;
+    r.copied_bytes = m.copied_bytes;
     wire::CopyBounded(r.error, sizeof r.error, error.c_str());
     r.block_files = m.block_files;
     r.whole_files = m.whole_files;
@@ -521,16 +522,9 @@ Status BackupService::Commit(BackupJob &job, const wire::BackupStopRequest &requ
         std::lock_guard<std::mutex> guard(job.mutex);
         manifest.backup = job.metadata;
     }
-    BackupMetadata &m = manifest.backup;
-    m.original_bytes = m.stored_bytes = m.file_count = m.block_files = m.whole_files = 0;
-    for (const BackupEntry &entry : job.entries) {
-        if (entry.kind != EntryKind::file) continue;
-        m.file_count++;
-        (entry.stored_as_blocks ? m.block_files : m.whole_files)++;
-        m.original_bytes += entry.size;
-        for (const BackupPart &part : entry.parts) m.stored_bytes += part.stored_size;
-    }
     manifest.entries = std::move(job.entries);
+    CountTotals(&manifest);
+    const BackupMetadata &m = manifest.backup;
     Catalog catalog(repository_, job.cluster);
     PG_ARK_RETURN_IF_ERROR(catalog.WriteManifest(manifest));
     {

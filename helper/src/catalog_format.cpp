@@ -149,6 +149,7 @@ std::string FormatBackupDetails(const CatalogEntry &entry) {
          {"compression", CompressionText(m.compression)},
          {"part size", FormatBytes(m.part_size)},
          {"size", ended(bytes(m.original_bytes))},
+         {"copied", ended(bytes(m.copied_bytes))},
          {"stored", ended(bytes(m.stored_bytes))},
          {"files", ended(std::to_string(m.file_count))},
          {"bad pages", ended(std::to_string(m.bad_page_count))}});

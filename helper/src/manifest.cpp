@@ -127,7 +127,8 @@ Status CheckPlace(const BackupEntry &entry,
 Status CheckManifest(const Manifest &manifest) {
     std::map<std::string, const BackupEntry *> seen;
     std::set<uint64_t> objects;
-    uint64_t original_bytes = 0, stored_bytes = 0, file_count = 0, bad_page_count = 0;
+    uint64_t original_bytes = 0, copied_bytes = 0, stored_bytes = 0, file_count = 0,
+             bad_page_count = 0;
     const BackupEntry *previous = nullptr;
     for (const BackupEntry &entry : manifest.entries) {
         /* std::string compares as unsigned bytes, the order the manifest promises. */
@@ -148,6 +149,7 @@ Status CheckManifest(const Manifest &manifest) {
             file_count++;
             if (!AddChecked(&original_bytes, entry.size))
                 return Invalid(entry, "file sizes overflow");
+            for (const BackupPart &part : entry.parts) copied_bytes += part.size;
             bad_page_count += entry.bad_pages.size();
         }
         seen.emplace(entry.path, &entry);
@@ -161,6 +163,8 @@ Status CheckManifest(const Manifest &manifest) {
     };
     if (m.original_bytes != original_bytes)
         return mismatch("original_bytes", m.original_bytes, original_bytes);
+    if (m.copied_bytes != copied_bytes)
+        return mismatch("copied_bytes", m.copied_bytes, copied_bytes);
     if (m.stored_bytes != stored_bytes)
         return mismatch("stored_bytes", m.stored_bytes, stored_bytes);
     if (m.file_count != file_count) return mismatch("file_count", m.file_count, file_count);
@@ -181,6 +185,23 @@ Status Describe(const Status &status, const char *document, const std::string &w
 }
 
 }  // namespace
+
+void CountTotals(Manifest *manifest) {
+    BackupMetadata &m = manifest->backup;
+    m.original_bytes = m.copied_bytes = m.stored_bytes = m.file_count = m.bad_page_count = 0;
+    m.block_files = m.whole_files = 0;
+    for (const BackupEntry &entry : manifest->entries) {
+        if (entry.kind != EntryKind::file) continue;
+        m.file_count++;
+        (entry.stored_as_blocks ? m.block_files : m.whole_files)++;
+        m.original_bytes += entry.size;
+        m.bad_page_count += entry.bad_pages.size();
+        for (const BackupPart &part : entry.parts) {
+            m.copied_bytes += part.size;
+            m.stored_bytes += part.stored_size;
+        }
+    }
+}
 
 const char *BackupTypeName(BackupType type) {
     switch (type) {

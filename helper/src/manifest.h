@@ -103,7 +103,9 @@ struct BackupMetadata {
     uint32_t block_size = 8192;
     Compression compression;
     uint64_t part_size = 0;
-    uint64_t original_bytes = 0; /* sum of file sizes */
+    uint64_t original_bytes = 0; /* sum of file sizes: the data directory's size */
+    uint64_t copied_bytes = 0;   /* sum of part sizes: what this backup read and stored, before
+                                  * compression (an incremental's changed blocks) */
     uint64_t stored_bytes = 0;   /* sum of stored part sizes */
     uint64_t file_count = 0;
     uint64_t bad_page_count = 0;
@@ -117,6 +119,9 @@ struct Manifest {
     BackupMetadata backup;
     std::vector<BackupEntry> entries; /* sorted by path */
 };
+
+/* Sets the backup's totals (sizes, counts) from its entries, as ParseManifest will check them. */
+void CountTotals(Manifest *manifest);
 
 /* True for a path a manifest may name; see the file comment. */
 bool IsSafeRelativePath(const std::string &path);

@@ -199,6 +199,7 @@ BackupMetadata ReadMetadata(const json &object, const std::string &where) {
     if (in.Has("block_files")) m.block_files = in.Unsigned("block_files");
     if (in.Has("whole_files")) m.whole_files = in.Unsigned("whole_files");
     if (in.Has("fallback")) m.fallback = in.String("fallback");
+    m.copied_bytes = in.Has("copied_bytes") ? in.Unsigned("copied_bytes") : m.original_bytes;
     m.helper_version = in.String("helper_version");
     in.Finish();
     return m;
@@ -349,6 +350,7 @@ nlohmann::ordered_json MetadataToJson(const BackupMetadata &m) {
             {"part_size", m.part_size},
             {"original_bytes", m.original_bytes},
             {"stored_bytes", m.stored_bytes},
+            {"copied_bytes", m.copied_bytes},
             {"file_count", m.file_count},
             {"bad_page_count", m.bad_page_count},
             {"block_files", m.block_files},

@@ -969,7 +969,7 @@ sub backup
 	my @args = ($label, $fast, $wait);
 	unshift @args, defined $params{parent} ? "'$params{parent}'" : 'NULL' if $type eq 'incremental';
 	my @columns = qw(backup_id backup_type status parent start_lsn stop_lsn timeline original_bytes
-	  stored_bytes block_files whole_files fallback);
+	  copied_bytes stored_bytes block_files whole_files fallback);
 	my ($out, $err) = ('', '');
 	my $call = "backup_start_$type(" . join(', ', @args) . ')';
 	my $rc = $node->psql('postgres', "SELECT " . join(', ', @columns) . " FROM $call",

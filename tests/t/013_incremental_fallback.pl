@@ -63,6 +63,7 @@ is($across->{parent}, $full->{backup_id}, 'on the full backup');
 like($across->{fallback}, qr/gap/i, 'it says it fell back because of the gap');
 is($across->{block_files}, '0', 'no file stored as blocks');
 cmp_ok($across->{whole_files}, '>', 0, 'every file stored whole');
+is($across->{copied_bytes}, $across->{original_bytes}, 'so it copies the whole data directory');
 push @checks, [ $across, PgArkTest::dumpall($node) ];
 
 sql("UPDATE pgbench_accounts SET filler = 'after the gap' WHERE aid % 100 = 0");
@@ -70,6 +71,7 @@ my $after = $ark->backup($node, type => 'incremental', label => 'after the gap')
 is($after->{parent}, $across->{backup_id}, 'the next incremental builds on it');
 is($after->{fallback}, '', 'and uses block maps again');
 cmp_ok($after->{block_files}, '>', 0, 'storing changed blocks');
+cmp_ok($after->{copied_bytes}, '<', $after->{original_bytes} / 4, 'a fraction of the data directory');
 push @checks, [ $after, PgArkTest::dumpall($node) ];
 
 # An explicit parent: the full backup, across the gap again.

@@ -477,14 +477,7 @@ class CopyTest : public ::testing::Test {
         manifest.backup.id = "20260101-000000F";
         manifest.backup.cluster = "main";
         manifest.entries = entries;
-        for (const BackupEntry &entry : entries) {
-            if (entry.kind != EntryKind::file) continue;
-            manifest.backup.file_count++;
-            manifest.backup.original_bytes += entry.size;
-            manifest.backup.bad_page_count += entry.bad_pages.size();
-            for (const BackupPart &part : entry.parts)
-                manifest.backup.stored_bytes += part.stored_size;
-        }
+        CountTotals(&manifest);
         Result<Manifest> parsed = ParseManifest(SerializeManifest(manifest), "test manifest");
         EXPECT_TRUE(parsed.ok()) << parsed.status().message();
     }
@@ -767,13 +760,7 @@ void ExpectValidIncrementalManifest(const std::vector<BackupEntry> &entries, uin
     manifest.backup.cluster = "main";
     manifest.backup.block_size = block_size;
     manifest.entries = entries;
-    for (const BackupEntry &entry : entries) {
-        if (entry.kind != EntryKind::file) continue;
-        manifest.backup.file_count++;
-        manifest.backup.original_bytes += entry.size;
-        manifest.backup.bad_page_count += entry.bad_pages.size();
-        for (const BackupPart &part : entry.parts) manifest.backup.stored_bytes += part.stored_size;
-    }
+    CountTotals(&manifest);
     Result<Manifest> parsed = ParseManifest(SerializeManifest(manifest), "test manifest");
     EXPECT_TRUE(parsed.ok()) << parsed.status().message();
 }

@@ -53,9 +53,7 @@ Manifest CompleteManifest(const std::string &id) {
     version.size = 3;
     version.parts.push_back({1, 0, 3, 110, Sha256Of("15\n", 3)});
     manifest.entries = {version, base};
-    manifest.backup.original_bytes = 3;
-    manifest.backup.stored_bytes = 110;
-    manifest.backup.file_count = 1;
+    CountTotals(&manifest);
     return manifest;
 }
 

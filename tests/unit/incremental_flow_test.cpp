@@ -96,13 +96,7 @@ class IncrementalFlowTest : public ::testing::Test {
         auto entries = CopyDataDirectory(repository_.storage(), *directory, options, nullptr);
         EXPECT_TRUE(entries.ok()) << entries.status().message();
         manifest.entries = std::move(*entries);
-        for (const BackupEntry &entry : manifest.entries) {
-            if (entry.kind != EntryKind::file) continue;
-            m.file_count++;
-            (entry.stored_as_blocks ? m.block_files : m.whole_files)++;
-            m.original_bytes += entry.size;
-            for (const BackupPart &part : entry.parts) m.stored_bytes += part.stored_size;
-        }
+        CountTotals(&manifest);
         Status written = catalog.WriteManifest(manifest);
         EXPECT_TRUE(written.ok()) << written.message();
         return manifest;

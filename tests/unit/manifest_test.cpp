@@ -81,18 +81,6 @@ BackupEntry File(const std::string &path, uint64_t size, uint64_t *next_object) 
     return entry;
 }
 
-/* Makes the backup's totals agree with its entries. */
-void Recount(Manifest *manifest) {
-    BackupMetadata &m = manifest->backup;
-    m.original_bytes = m.stored_bytes = m.file_count = m.bad_page_count = 0;
-    for (const BackupEntry &entry : manifest->entries) {
-        if (entry.kind != EntryKind::file) continue;
-        m.file_count++;
-        m.original_bytes += entry.size;
-        m.bad_page_count += entry.bad_pages.size();
-        for (const BackupPart &part : entry.parts) m.stored_bytes += part.stored_size;
-    }
-}
 
 /* Every kind of entry: nested directories, multi-part and empty files, a tablespace. */
 Manifest ValidManifest() {
@@ -112,7 +100,7 @@ Manifest ValidManifest() {
                         File("pg_tblspc/16384/PG_15_202209061/16385", 5, &object),
                         Link("pg_wal", "/srv/wal")};
     manifest.entries[3].bad_pages = {0, 2};
-    Recount(&manifest);
+    CountTotals(&manifest);
     return manifest;
 }
 
@@ -203,7 +191,7 @@ TEST(ManifestTest, EmptyFileMayHaveOneEmptyPart) {
     part.object = 99;
     part.stored_size = 104;
     Entry(&manifest, "base/1/empty").parts = {part};
-    Recount(&manifest);
+    CountTotals(&manifest);
     Result<Manifest> parsed = ParseManifest(SerializeManifest(manifest), kWhat);
     ASSERT_TRUE(parsed.ok()) << parsed.status().message();
 }
@@ -295,7 +283,7 @@ TEST(ManifestTest, RejectsMalformedManifests) {
         SCOPED_TRACE(c.name);
         Manifest manifest = ValidManifest();
         c.change(&manifest);
-        Recount(&manifest);
+        CountTotals(&manifest);
         ExpectCorrupt(SerializeManifest(manifest), c.expected);
     }
 }
@@ -303,6 +291,7 @@ TEST(ManifestTest, RejectsMalformedManifests) {
 TEST(ManifestTest, RejectsTotalsThatDisagreeWithEntries) {
     const std::pair<uint64_t BackupMetadata::*, const char *> totals[] = {
         {&BackupMetadata::original_bytes, "original_bytes"},
+        {&BackupMetadata::copied_bytes, "copied_bytes"},
         {&BackupMetadata::stored_bytes, "stored_bytes"},
         {&BackupMetadata::file_count, "file_count"},
         {&BackupMetadata::bad_page_count, "bad_page_count"}};
@@ -455,7 +444,7 @@ Manifest BlocksManifest() {
     manifest.backup.block_files = 2;
     manifest.backup.whole_files = 3;
     manifest.backup.fallback = "";
-    Recount(&manifest);
+    CountTotals(&manifest);
     return manifest;
 }
 
@@ -517,7 +506,7 @@ TEST(ManifestTest, RejectsBadBlocks) {
         SCOPED_TRACE(c.name);
         Manifest manifest = BlocksManifest();
         c.change(&manifest);
-        Recount(&manifest);
+        CountTotals(&manifest);
         ExpectCorrupt(SerializeManifest(manifest), c.expected);
     }
     /* The JSON form itself: pairs of block numbers only. */

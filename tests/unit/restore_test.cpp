@@ -171,13 +171,8 @@ class BackupBuilder {
     void Commit() {
         std::sort(manifest_.entries.begin(), manifest_.entries.end(),
                   [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
+        CountTotals(&manifest_);
         BackupMetadata &backup = manifest_.backup;
-        for (const BackupEntry &entry : manifest_.entries) {
-            if (entry.kind != EntryKind::file) continue;
-            backup.file_count++;
-            backup.original_bytes += entry.size;
-            for (const BackupPart &part : entry.parts) backup.stored_bytes += part.stored_size;
-        }
         Catalog catalog(repository_, kCluster);
         Status info = catalog.WriteBackupInfo(backup);
         ASSERT_TRUE(info.ok()) << info.message();
