@@ -38,9 +38,10 @@
 #   6. Rounds (--runs N): each time is the minimum over the rounds; sizes are the last round's.
 #
 # Stored MiB: the files of the backup itself (its directory in the repository, not the WAL
-# archive). Original MiB: what the tool stored, before compression: pg_ark's manifest, the sum
-# of the parts' original sizes (its original_bytes column is the size of all the backup's files,
-# the unchanged ones included, and is printed apart); pgBackRest's `info` "delta".
+# archive). Original MiB: what the tool read and stored, before compression: pg_ark's
+# copied_bytes (checked against the sum of its manifest's parts, which also splits it between
+# block files and whole files; original_bytes is the restored data directory's size);
+# pgBackRest's `info` "delta".
 #
 # Acceptance printed for pg_ark: incremental original bytes / changed-block bytes <= 2;
 # incremental time / full time <= 0.15.
@@ -256,19 +257,21 @@ one_round() {
     set_archiving pg_ark
     pg_ark_backup incremental "$RUN_DIR/ark-$run.incr.log" \
         "SELECT backup_id, status, start_lsn, original_bytes, stored_bytes, parent, block_files,
-                whole_files, coalesce(fallback, '')
+                whole_files, copied_bytes, coalesce(fallback, '')
            FROM backup_start_incremental(parent => '$full_id', label => 'incremental_bench incr')"
     best ark_incr "$ELAPSED_US"
     incr_id=${ARK_ROW[0]}; incr_start=${ARK_ROW[2]}
-    ARK_INCR_ORIGINAL_COL=${ARK_ROW[3]}; ARK_INCR_STORED_COL=${ARK_ROW[4]}
-    IFS=$'\t' read -r ARK_INCR_ORIGINAL ARK_INCR_BLOCK_BYTES ARK_INCR_WHOLE_BYTES < <(ark_manifest_bytes "$incr_id")
+    ARK_INCR_ORIGINAL_COL=${ARK_ROW[3]}; ARK_INCR_STORED_COL=${ARK_ROW[4]}; ARK_INCR_ORIGINAL=${ARK_ROW[8]:-}
+    IFS=$'\t' read -r ARK_INCR_PARTS ARK_INCR_BLOCK_BYTES ARK_INCR_WHOLE_BYTES < <(ark_manifest_bytes "$incr_id")
+    [[ $ARK_INCR_ORIGINAL == "$ARK_INCR_PARTS" ]] ||
+        note "WARNING: pg_ark incremental's copied_bytes ($ARK_INCR_ORIGINAL) differs from the sum of its manifest's parts ($ARK_INCR_PARTS)"
     ARK_INCR_WHOLE_LIST=$(ark_manifest_whole "$incr_id")
     ARK_INCR_STORED=$(sum_bytes "$ARK_REPO/$CLUSTER/backup/$incr_id")
     ARK_INCR_FILES="block_files ${ARK_ROW[6]:-?}, whole_files ${ARK_ROW[7]:-?}"
-    ARK_FALLBACK=${ARK_ROW[8]:-}
+    ARK_FALLBACK=${ARK_ROW[9]:-}
     [[ ${ARK_ROW[5]:-} == "$full_id" ]] || note "WARNING: pg_ark incremental's parent is \"${ARK_ROW[5]:-}\", not $full_id"
     [[ -z $ARK_FALLBACK ]] || note "WARNING: pg_ark incremental fell back to whole files: $ARK_FALLBACK"
-    note "pg_ark incremental $incr_id: $(fmt_s "$ELAPSED_US"), start $incr_start, original_bytes $ARK_INCR_ORIGINAL_COL B, stored_bytes $ARK_INCR_STORED_COL B, $ARK_INCR_FILES; manifest: $ARK_INCR_ORIGINAL B copied ($ARK_INCR_BLOCK_BYTES in block files, $ARK_INCR_WHOLE_BYTES whole)"
+    note "pg_ark incremental $incr_id: $(fmt_s "$ELAPSED_US"), start $incr_start, original_bytes $ARK_INCR_ORIGINAL_COL B, copied_bytes $ARK_INCR_ORIGINAL B, stored_bytes $ARK_INCR_STORED_COL B, $ARK_INCR_FILES; manifest parts: $ARK_INCR_PARTS B ($ARK_INCR_BLOCK_BYTES in block files, $ARK_INCR_WHOLE_BYTES whole)"
 
     read -r CHANGED_ENTRIES blocks < <(changed_blocks "$full_start" "$incr_start")
     CHANGED_BYTES=$(( blocks * 8192 ))
@@ -332,9 +335,8 @@ echo "change: 1 row updated in each of $TARGET_PAGES of $ACCOUNTS_PAGES pages of
 echo "changed blocks (block_tracking_blocks, full start to incremental start): $(( CHANGED_BYTES / 8192 )) blocks, $CHANGED_BYTES bytes ($(mib "$CHANGED_BYTES") MiB); largest:"
 echo "$BREAKDOWN"
 echo "pg_ark incremental: $ARK_INCR_FILES; fallback: ${ARK_FALLBACK:-(none)}"
-echo "pg_ark incremental copied $ARK_INCR_ORIGINAL bytes before compression (manifest: sum of its parts): $ARK_INCR_BLOCK_BYTES in block files, $ARK_INCR_WHOLE_BYTES in whole files; largest whole files:"
+echo "pg_ark incremental: copied_bytes $ARK_INCR_ORIGINAL (before compression; original_bytes $ARK_INCR_ORIGINAL_COL is the restored data directory's size); manifest parts: $ARK_INCR_BLOCK_BYTES bytes in block files, $ARK_INCR_WHOLE_BYTES in whole files; largest whole files:"
 echo "$ARK_INCR_WHOLE_LIST"
-echo "(its original_bytes column says $ARK_INCR_ORIGINAL_COL: the size of every file of the backup, i.e. of the restored data directory, not what the incremental copied)"
 awk -v o="$ARK_INCR_ORIGINAL" -v c="$CHANGED_BYTES" -v ai="${BEST[ark_incr]}" -v af="${BEST[ark_full]}" \
     -v pi="${BEST[pgbr_incr]}" -v as="$ARK_INCR_STORED" -v ps="$PGBR_INCR_STORED" 'BEGIN {
     r1 = (c > 0 ? o / c : 0); r2 = ai / af
