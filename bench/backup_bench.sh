@@ -67,46 +67,21 @@ BENCH_NAME=backup_bench
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SCALE=100
-RUNS=1
+source_bench_options
 TOOLS=pg_ark,pgbackrest,pg_basebackup
-WORKDIR=/var/tmp
-PGPORT_BENCH=55432
-KEEP_DB=0
-REUSE_DB=0
 PROFILE=0
-CLUSTER=bench
-STANZA=bench
 START_SECONDS=$SECONDS
 
-usage() { sed -n '/^# Usage:/,/^# Runs as root/{/^# Runs as root/d;s/^# \{0,1\}//;p}' "$0"; }
-
-while (( $# > 0 )); do
-    case $1 in
-        --scale|--runs|--tools|--workdir|--port)
-            (( $# >= 2 )) || { usage >&2; die "$1 needs a value"; } ;;
-    esac
-    case $1 in
-        --scale) SCALE=${2:-}; shift 2 ;;
-        --runs) RUNS=${2:-}; shift 2 ;;
-        --tools) TOOLS=${2:-}; shift 2 ;;
-        --workdir) WORKDIR=${2:-}; shift 2 ;;
-        --port) PGPORT_BENCH=${2:-}; shift 2 ;;
-        --keep) KEEP_DB=1; shift ;;
-        --reuse) REUSE_DB=1; KEEP_DB=1; shift ;;
-        --profile) PROFILE=1; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) usage >&2; die "unknown argument \"$1\"" ;;
-    esac
-done
+BENCH_OPTS[--tools]=TOOLS
+BENCH_FLAGS[--profile]="PROFILE=1"
+parse_args "$@"
 
 # ---------------------------------------------------------------------------------------------
 # Preconditions
 # ---------------------------------------------------------------------------------------------
-[[ $SCALE =~ ^[1-9][0-9]*$ ]] || die "--scale must be a positive integer, not \"$SCALE\""
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, not \"$RUNS\""
-[[ $PGPORT_BENCH =~ ^[1-9][0-9]*$ ]] && (( PGPORT_BENCH < 65535 && PGPORT_BENCH != 5432 )) ||
-    die "--port must be a port number other than 5432, not \"$PGPORT_BENCH\""
+need_count --scale "$SCALE"
+need_count --runs "$RUNS"
+need_port "$PGPORT_BENCH"
 VERIFY_PORT=$(( PGPORT_BENCH + 1 ))
 DO_ARK=0; DO_PGBR=0; DO_PGBB=0
 IFS=, read -r -a tool_list <<<"$TOOLS"
@@ -127,13 +102,12 @@ need_common
 (( PROFILE )) && { command -v perf >/dev/null || die "--profile needs perf (linux-perf)"; }
 TIME_BIN=/usr/bin/time
 (( DO_ARK )) && { [[ -x $TIME_BIN ]] || die "$TIME_BIN (GNU time) is needed to measure pg_ark restore's CPU time"; }
-[[ -d $WORKDIR ]] || die "--workdir \"$WORKDIR\" is not a directory"
-WORKDIR=$(cd "$WORKDIR" && pwd)
+need_workdir
 
 # A pgbench database takes about 15.3 MiB per scale unit; the database (with its WAL), one
 # backup and one restored copy exist at a time.
-DB_MIB=$(( SCALE * 16 + 64 ))
-KEPT_DB_DIR=$WORKDIR/backup_bench.db-s$SCALE
+DB_MIB=$(db_mib "$SCALE")
+KEPT_DB_DIR=$(kept_db_dir "$WORKDIR" "$SCALE")
 if (( REUSE_DB )) && [[ -f $KEPT_DB_DIR/complete ]]; then
     need_space "$WORKDIR" $(( DB_MIB * 2 + 4096 ))
 else
@@ -149,104 +123,12 @@ fi
 SRC=$DB_DIR/pgdata
 SRC_LOG=$RUN_DIR/src.log
 RESTORE_DIR=$RUN_DIR/restore
-ARCHIVING=none
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
 
-# timed LOGFILE CMD...: runs CMD with its output in LOGFILE and sets ELAPSED_US; dies if it fails.
-timed() {
-    local log=$1 t0
-    shift
-    t0=$(now_us)
-    if ! "$@" >"$log" 2>&1; then
-        tail -n 30 "$log" >&2 || true
-        die "failed: $* (log: $log)"
-    fi
-    ELAPSED_US=$(( $(now_us) - t0 ))
-}
-
-# set_archiving none|pg_ark|pgbackrest: the source cluster's run-time settings (bench_run.conf,
-# included last by its postgresql.conf). A running cluster is restarted when the mode changes:
-# after a reload, an archiver restarted for a new archive_library may start before the
-# postmaster has re-read the file and keep the old library.
-set_archiving() {
-    local mode=$1 previous=$ARCHIVING
-    {
-        echo "# written by backup_bench.sh for this run"
-        echo "port = $PGPORT_BENCH"
-        echo "unix_socket_directories = '$SOCK_DIR'"
-        echo "listen_addresses = ''"
-        case $mode in
-            none)
-                echo "archive_library = ''"
-                echo "archive_command = ''" ;;
-            pg_ark)
-                echo "archive_command = ''"
-                echo "archive_library = 'pg_ark'"
-                echo "pg_ark.socket_path = '$SOCK_DIR/ark/pg_ark.sock'"
-                echo "pg_ark.cluster = '$CLUSTER'" ;;
-            pgbackrest)
-                echo "archive_library = ''"
-                echo "archive_command = '$PGBACKREST --config=$PGBR_CONF --stanza=$STANZA archive-push %p'" ;;
-        esac
-    } >"$SRC/bench_run.conf"
-    chown postgres: "$SRC/bench_run.conf"
-    ARCHIVING=$mode
-    if [[ $mode != "$previous" && " ${RUNNING_PGDATAS[*]} " == *" $SRC "* ]]; then
-        stop_cluster "$SRC" fast
-        start_cluster "$SRC" "$SRC_LOG"
-    fi
-}
-
-# settle: before a timed step. With archiving configured, a segment switch and a drained
-# archive_status; then a checkpoint (the tools' own checkpoints find nothing to write), sync,
-# an empty page cache and an idle machine.
-settle() {
-    if [[ $ARCHIVING != none ]]; then
-        psql_q -c "SELECT pg_switch_wal()" >/dev/null
-        wait_no_ready "$SRC" "$SRC_LOG" 600
-    fi
-    psql_q -c "CHECKPOINT" >/dev/null
-    drop_caches
-}
-
-# fresh_restore_dir: an empty directory, mode 0700, owned by postgres.
-fresh_restore_dir() {
-    rm -rf "$RESTORE_DIR"
-    install -d -o postgres -g postgres -m 0700 "$RESTORE_DIR"
-}
-
-CHECK_SQL="SELECT sum(abalance), count(*), sum(hashtext(filler)::bigint) FROM pgbench_accounts"
-
-# verify_restore NAME: starts the restored cluster in RESTORE_DIR on VERIFY_PORT with archiving
-# off, waits until recovery ends, compares pgbench_accounts with the source, stops it.
-verify_restore() {
-    local name=$1 log=$RUN_DIR/verify-$1.log got deadline
-    cat >>"$RESTORE_DIR/postgresql.conf" <<EOF
-
-# backup_bench.sh: a restored copy next to the source
-port = $VERIFY_PORT
-archive_mode = off
-shared_buffers = 256MB
-EOF
-    start_cluster "$RESTORE_DIR" "$log"
-    deadline=$(( SECONDS + 900 ))
-    until [[ $(psql_at "$VERIFY_PORT" -c "SELECT pg_is_in_recovery()" 2>/dev/null || true) == f ]]; do
-        (( SECONDS < deadline )) || { tail -n 20 "$log" >&2; die "$name: restored cluster still in recovery after 900 s"; }
-        [[ -f $RESTORE_DIR/postmaster.pid ]] || { tail -n 20 "$log" >&2; die "$name: restored cluster stopped"; }
-        sleep 0.2
-    done
-    got=$(psql_at "$VERIFY_PORT" -c "$CHECK_SQL")
-    stop_cluster "$RESTORE_DIR" immediate
-    [[ $got == "$SRC_CHECK" ]] ||
-        die "$name: restored data differ from the source: got \"$got\", expected \"$SRC_CHECK\" (log: $log)"
-    note "$name: restored cluster verified (pgbench_accounts sum|count|hash = $got)"
-}
-
 ARK_BACKUP_CPU=""; ARK_RESTORE_CPU=""
-proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, all threads
 
 declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
 ORDER=()
@@ -261,64 +143,8 @@ record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
 # ---------------------------------------------------------------------------------------------
 # 1. The source database
 # ---------------------------------------------------------------------------------------------
-generate_db() {
-    note "generating pgbench scale $SCALE with random fillers in $SRC"
-    rm -rf "$DB_DIR"
-    install -d -o postgres -g postgres -m 0700 "$DB_DIR"
-    as_pg initdb -D "$SRC" --data-checksums -U postgres --auth=trust -E UTF8 --locale=C \
-        >"$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
-    cat >>"$SRC/postgresql.conf" <<EOF
-
-# backup_bench.sh
-shared_buffers = 1GB
-max_wal_size = 4GB
-checkpoint_timeout = 15min
-wal_level = replica
-archive_mode = on
-# static data: no autovacuum writing during the timed steps
-autovacuum = off
-include_if_exists 'bench_load.conf'
-include_if_exists 'bench_run.conf'
-EOF
-    # The load is setup, not under test: no WAL for the tables filled in the transaction that
-    # truncated them, no archiving.
-    cat >"$SRC/bench_load.conf" <<EOF
-wal_level = minimal
-max_wal_senders = 0
-archive_mode = off
-EOF
-    chown postgres: "$SRC/bench_load.conf"
-    set_archiving none
-    start_cluster "$SRC" "$SRC_LOG"
-    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I dt -s "$SCALE" postgres \
-        >"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I dt failed"; }
-    psql_q >/dev/null <<EOF
-BEGIN;
-TRUNCATE pgbench_branches, pgbench_tellers, pgbench_accounts;
-INSERT INTO pgbench_branches (bid, bbalance)
-    SELECT b, 0 FROM generate_series(1, $SCALE) b;
-INSERT INTO pgbench_tellers (tid, bid, tbalance)
-    SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, $SCALE * 10) t;
-INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
-    SELECT a, (a - 1) / 100000 + 1, (random() * 20000)::int - 10000,
-           md5(random()::text) || md5(random()::text)
-    FROM generate_series(1, $SCALE * 100000) a;
-COMMIT;
-EOF
-    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I vp -s "$SCALE" postgres \
-        >>"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I vp failed"; }
-    psql_q -c "CHECKPOINT" >/dev/null
-    stop_cluster "$SRC" fast
-    rm -f "$SRC/bench_load.conf"
-    touch "$DB_DIR/complete"
-}
-
-if (( REUSE_DB )) && [[ -f $DB_DIR/complete ]]; then
-    note "reusing the database in $SRC"
-    set_archiving none
-else
-    generate_db
-fi
+open_db "$REUSE_DB"
+set_archiving none
 start_cluster "$SRC" "$SRC_LOG"
 psql_q -c "CHECKPOINT" >/dev/null
 SRC_CHECK=$(psql_q -c "$CHECK_SQL")
@@ -338,16 +164,7 @@ BB_DIR=$RUN_DIR/basebackup
 run_pg_ark() {
     local profile=${1:-} helper_log=$RUN_DIR/ark-$run.helper.log id status stored backup_us perf_pid \
         ticks0
-    rm -rf "$ARK_REPO"
-    install -d -o postgres -g postgres -m 0750 "$ARK_REPO"
-    write_pg_ark_conf "$ARK_CONF" "$ARK_REPO" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$SRC" \
-        "process-max = 2"
-    as_pg "$PG_ARK" init --config "$ARK_CONF" --cluster "$CLUSTER" >"$RUN_DIR/ark-init.log" 2>&1 ||
-        { cat "$RUN_DIR/ark-init.log" >&2; die "pg_ark init failed"; }
-    start_helper "$ARK_CONF" "$helper_log" "$SOCK_DIR/ark/pg_ark.sock"
-    set_archiving pg_ark
-    psql_q -c "DROP EXTENSION IF EXISTS pg_ark" -c "CREATE EXTENSION pg_ark" -c "SELECT helper_ping()" \
-        >/dev/null || die "pg_ark: the extension does not answer (see $helper_log)"
+    pg_ark_setup "$helper_log" "process-max = 2"
 
     settle
     if [[ $profile == profile ]]; then
@@ -398,21 +215,14 @@ run_pg_ark() {
 # run_pgbackrest LEVEL: stanza in a fresh repository with zst at LEVEL, one backup, one restore.
 run_pgbackrest() {
     local level=$1 key=pgbr-zst$1 label backup_us stored
-    rm -rf "$PGBR_REPO" "$RUN_DIR/pgbr"
-    write_pgbackrest_conf "$PGBR_CONF" "$PGBR_REPO" "$RUN_DIR/pgbr" "$STANZA" "$SRC" "$PGPORT_BENCH" \
-        compress-type=zst compress-level="$level" process-max=2 start-fast=y archive-async=n \
+    pgbackrest_setup compress-type=zst compress-level="$level" process-max=2 start-fast=y archive-async=n \
         repo1-retention-full=99
-    set_archiving pgbackrest
-    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" stanza-create >"$RUN_DIR/pgbr-stanza.log" 2>&1 ||
-        { cat "$RUN_DIR/pgbr-stanza.log" >&2; die "pgbackrest stanza-create failed"; }
-    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" check >"$RUN_DIR/pgbr-check.log" 2>&1 ||
-        { cat "$RUN_DIR/pgbr-check.log" >&2; die "pgbackrest check failed"; }
 
     settle
     timed "$RUN_DIR/$key-$run.backup.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
         --type=full backup
     backup_us=$ELAPSED_US
-    label=$(find "$PGBR_REPO/backup/$STANZA" -mindepth 1 -maxdepth 1 -type d -name '*F' -printf '%f\n' | sort | tail -n 1)
+    label=$(pgbackrest_newest F)
     [[ -n $label ]] || die "pgBackRest: no full backup in $PGBR_REPO/backup/$STANZA"
     stored=$(sum_bytes "$PGBR_REPO/backup/$STANZA/$label")
 

@@ -55,6 +55,65 @@ need_pg_ark() {
     command -v setpriv >/dev/null || die "setpriv (util-linux) is needed to start the helper as postgres"
 }
 
+# bench_usage: the sourcing script's "# Usage:" block, up to "# Runs as root".
+bench_usage() { sed -n '/^# Usage:/,/^# Runs as root/{/^# Runs as root/d;s/^# \{0,1\}//;p}' "$0"; }
+
+# parse_args ARGS...: command-line options as the sourcing script declares them:
+#   BENCH_OPTS   associative array, option taking a value -> variable set to it
+#                (e.g. [--scale]=SCALE)
+#   BENCH_FLAGS  associative array, option without value -> "VAR=value ..." assignments
+#                (e.g. [--reuse]="REUSE_DB=1 KEEP_DB=1")
+# -h/--help prints bench_usage; anything else is an error.
+parse_args() {
+    local a
+    while (( $# > 0 )); do
+        if [[ -n ${BENCH_OPTS[$1]:-} ]]; then
+            (( $# >= 2 )) || { bench_usage >&2; die "$1 needs a value"; }
+            printf -v "${BENCH_OPTS[$1]}" '%s' "$2"
+            shift 2
+        elif [[ -n ${BENCH_FLAGS[$1]:-} ]]; then
+            for a in ${BENCH_FLAGS[$1]}; do printf -v "${a%%=*}" '%s' "${a#*=}"; done
+            shift
+        elif [[ $1 == -h || $1 == --help ]]; then
+            bench_usage
+            exit 0
+        else
+            bench_usage >&2
+            die "unknown argument \"$1\""
+        fi
+    done
+}
+
+# source_bench_options: the defaults and options shared by the benches on a generated source
+# database (backup_bench.sh, incremental_bench.sh, tracker_lag.sh); the script adds its own to
+# BENCH_OPTS and BENCH_FLAGS before parse_args.
+# shellcheck disable=SC2034 # read by the sourcing script
+source_bench_options() {
+    SCALE=100
+    RUNS=1
+    WORKDIR=/var/tmp
+    PGPORT_BENCH=55432
+    KEEP_DB=0
+    REUSE_DB=0
+    declare -gA BENCH_OPTS=([--scale]=SCALE [--runs]=RUNS [--workdir]=WORKDIR [--port]=PGPORT_BENCH)
+    declare -gA BENCH_FLAGS=([--keep]="KEEP_DB=1" [--reuse]="REUSE_DB=1 KEEP_DB=1")
+}
+
+# need_workdir: WORKDIR is a directory; made absolute.
+need_workdir() {
+    [[ -d $WORKDIR ]] || die "--workdir \"$WORKDIR\" is not a directory"
+    WORKDIR=$(cd "$WORKDIR" && pwd)
+}
+
+# need_count OPTION VALUE: VALUE is a positive integer.
+need_count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not \"$2\""; }
+
+# need_port VALUE: a port number other than 5432's.
+need_port() {
+    [[ $1 =~ ^[1-9][0-9]*$ ]] && (( $1 < 65535 && $1 != 5432 )) ||
+        die "--port must be a port number other than 5432, not \"$1\""
+}
+
 need_pgbackrest() {
     [[ -x $PGBACKREST ]] || die "pgbackrest not found: run scripts/install-deps.sh (or set PGBACKREST)"
 }
@@ -281,6 +340,12 @@ busy_pct() {
 drop_caches() {
     sync
     echo 3 >/proc/sys/vm/drop_caches
+    wait_idle
+}
+
+# wait_idle: until busy_pct is at most IDLE_BUSY_PCT, for IDLE_WAIT seconds at the most (then
+# counts a busy run and goes on).
+wait_idle() {
     local deadline=$(( SECONDS + IDLE_WAIT )) busy
     while :; do
         busy=$(busy_pct)
@@ -295,8 +360,264 @@ drop_caches() {
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, all threads
+
+# timed LOGFILE CMD...: runs CMD with its output in LOGFILE and sets ELAPSED_US; dies if it fails.
+# shellcheck disable=SC2034 # ELAPSED_US is read by the sourcing script
+timed() {
+    local log=$1 t0
+    shift
+    t0=$(now_us)
+    if ! "$@" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2 || true
+        die "failed: $* (log: $log)"
+    fi
+    ELAPSED_US=$(( $(now_us) - t0 ))
+}
+
 fmt_s() { awk -v u="$1" 'BEGIN { printf "%.3f s", u / 1e6 }'; } # microseconds as "1.234 s"
 
 sum_bytes() { # total size of the files find(1) selects
     find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# The source cluster: a realistic pgbench database, archiving by one tool at a time, restores
+# checked against it (BENCH-NOTES.md). These functions use the sourcing script's variables:
+#   SCALE          pgbench scale
+#   DB_DIR         directory of the generated database (pgdata/ and the marker file complete)
+#   SRC, SRC_LOG   the source cluster's data directory and server log
+#   PGPORT_BENCH   its port; VERIFY_PORT the port of restored copies
+#   RESTORE_DIR    where restores go
+#   CLUSTER        pg_ark's cluster name; STANZA pgBackRest's stanza
+#   ARK_CONF, ARK_REPO     pg_ark's configuration file and repository
+#   PGBR_CONF, PGBR_REPO   pgBackRest's
+#   RUN_CONF_EXTRA lines added to the source's bench_run.conf (e.g. shared_preload_libraries)
+#   SRC_CHECK      CHECK_SQL's result on the source, which every restore must reproduce
+# ---------------------------------------------------------------------------------------------
+CLUSTER=${CLUSTER:-bench}
+STANZA=${STANZA:-bench}
+ARCHIVING=none       # the source's archiving, as set_archiving last wrote it
+RUN_CONF_EXTRA=()
+
+# kept_db_dir WORKDIR SCALE: where --keep leaves a generated database, shared by every bench.
+kept_db_dir() { echo "$1/backup_bench.db-s$2"; }
+
+# db_mib SCALE: about the size of a generated database with its WAL, in MiB.
+db_mib() { echo $(( $1 * 16 + 64 )); }
+
+# generate_db: initdb in DB_DIR/pgdata and `pgbench -i -s SCALE` with random md5 fillers; leaves
+# it stopped, checkpointed, and marked complete. SRC must be DB_DIR/pgdata.
+generate_db() {
+    note "generating pgbench scale $SCALE with random fillers in $SRC"
+    rm -rf "$DB_DIR"
+    install -d -o postgres -g postgres -m 0700 "$DB_DIR"
+    as_pg initdb -D "$SRC" --data-checksums -U postgres --auth=trust -E UTF8 --locale=C \
+        >"$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+    cat >>"$SRC/postgresql.conf" <<EOC
+
+# bench/lib.sh
+shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_level = replica
+archive_mode = on
+# static data: no autovacuum writing during the timed steps
+autovacuum = off
+include_if_exists 'bench_load.conf'
+include_if_exists 'bench_run.conf'
+EOC
+    # The load is setup, not under test: no WAL for the tables filled in the transaction that
+    # truncated them, no archiving.
+    cat >"$SRC/bench_load.conf" <<EOC
+wal_level = minimal
+max_wal_senders = 0
+archive_mode = off
+EOC
+    chown postgres: "$SRC/bench_load.conf"
+    set_archiving none
+    start_cluster "$SRC" "$SRC_LOG"
+    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I dt -s "$SCALE" postgres \
+        >"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I dt failed"; }
+    psql_q >/dev/null <<EOC
+BEGIN;
+TRUNCATE pgbench_branches, pgbench_tellers, pgbench_accounts;
+INSERT INTO pgbench_branches (bid, bbalance)
+    SELECT b, 0 FROM generate_series(1, $SCALE) b;
+INSERT INTO pgbench_tellers (tid, bid, tbalance)
+    SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, $SCALE * 10) t;
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+    SELECT a, (a - 1) / 100000 + 1, (random() * 20000)::int - 10000,
+           md5(random()::text) || md5(random()::text)
+    FROM generate_series(1, $SCALE * 100000) a;
+COMMIT;
+EOC
+    as_pg pgbench -h "$SOCK_DIR" -p "$PGPORT_BENCH" -U postgres -i -I vp -s "$SCALE" postgres \
+        >>"$RUN_DIR/pgbench-init.log" 2>&1 || { cat "$RUN_DIR/pgbench-init.log" >&2; die "pgbench -i -I vp failed"; }
+    psql_q -c "CHECKPOINT" >/dev/null
+    stop_cluster "$SRC" fast
+    rm -f "$SRC/bench_load.conf"
+    touch "$DB_DIR/complete"
+}
+
+# open_db REUSE: with REUSE=1 and a complete database in DB_DIR, uses it; otherwise generates
+# it. Leaves it stopped.
+open_db() {
+    if (( $1 )) && [[ -f $DB_DIR/complete ]]; then
+        note "reusing the database in $DB_DIR"
+    else
+        generate_db
+    fi
+}
+
+# clone_db DEST: a copy of DB_DIR/pgdata in DEST, for a bench that changes the data (the
+# generated database stays as generated, to be reused).
+clone_db() {
+    rm -rf "$1"
+    install -d -o postgres -g postgres -m 0700 "$(dirname "$1")"
+    as_pg cp -a "$DB_DIR/pgdata" "$1" || die "could not copy $DB_DIR/pgdata to $1"
+    rm -f "$1/postmaster.pid" "$1/bench_run.conf"
+}
+
+# set_archiving none|pg_ark|pgbackrest: the source cluster's run-time settings (bench_run.conf,
+# included last by its postgresql.conf), with RUN_CONF_EXTRA. A running cluster is restarted
+# when the mode changes: after a reload, an archiver restarted for a new archive_library may
+# start before the postmaster has re-read the file and keep the old library.
+set_archiving() {
+    local mode=$1 previous=$ARCHIVING line
+    {
+        echo "# written by $BENCH_NAME for this run"
+        echo "port = $PGPORT_BENCH"
+        echo "unix_socket_directories = '$SOCK_DIR'"
+        echo "listen_addresses = ''"
+        case $mode in
+            none)
+                echo "archive_library = ''"
+                echo "archive_command = ''" ;;
+            pg_ark)
+                echo "archive_command = ''"
+                echo "archive_library = 'pg_ark'"
+                echo "pg_ark.socket_path = '$SOCK_DIR/ark/pg_ark.sock'"
+                echo "pg_ark.cluster = '$CLUSTER'" ;;
+            pgbackrest)
+                echo "archive_library = ''"
+                echo "archive_command = '$PGBACKREST --config=$PGBR_CONF --stanza=$STANZA archive-push %p'" ;;
+        esac
+        for line in "${RUN_CONF_EXTRA[@]}"; do echo "$line"; done
+    } >"$SRC/bench_run.conf"
+    chown postgres: "$SRC/bench_run.conf"
+    ARCHIVING=$mode
+    if [[ $mode != "$previous" && " ${RUNNING_PGDATAS[*]} " == *" $SRC "* ]]; then
+        stop_cluster "$SRC" fast
+        start_cluster "$SRC" "$SRC_LOG"
+    fi
+}
+
+# drain_archive: with archiving configured, a segment switch and no .ready file left (so that
+# the WAL written so far goes to the tool that archives now, not to the next one).
+drain_archive() {
+    if [[ $ARCHIVING != none ]]; then
+        psql_q -c "SELECT pg_switch_wal()" >/dev/null
+        wait_no_ready "$SRC" "$SRC_LOG" 600
+    fi
+}
+
+# settle: before a timed step. The archive drained; then a checkpoint (the tools' own
+# checkpoints find nothing to write), sync, an empty page cache and an idle machine.
+settle() {
+    drain_archive
+    psql_q -c "CHECKPOINT" >/dev/null
+    drop_caches
+}
+
+# fresh_restore_dir: an empty RESTORE_DIR, mode 0700, owned by postgres.
+fresh_restore_dir() {
+    rm -rf "$RESTORE_DIR"
+    install -d -o postgres -g postgres -m 0700 "$RESTORE_DIR"
+}
+
+CHECK_SQL="SELECT sum(abalance), count(*), sum(hashtext(filler)::bigint) FROM pgbench_accounts"
+
+# verify_restore NAME [CONF-LINE...]: starts the restored cluster in RESTORE_DIR on VERIFY_PORT
+# with archiving off (and the extra lines), waits until recovery ends, compares
+# pgbench_accounts with the source (SRC_CHECK), stops it.
+verify_restore() {
+    local name=$1 log=$RUN_DIR/verify-$1.log got deadline line
+    shift
+    {
+        echo
+        echo "# $BENCH_NAME: a restored copy next to the source"
+        echo "port = $VERIFY_PORT"
+        echo "archive_mode = off"
+        echo "shared_buffers = 256MB"
+        for line in "$@"; do echo "$line"; done
+    } >>"$RESTORE_DIR/postgresql.conf"
+    start_cluster "$RESTORE_DIR" "$log"
+    deadline=$(( SECONDS + 900 ))
+    until [[ $(psql_at "$VERIFY_PORT" -c "SELECT pg_is_in_recovery()" 2>/dev/null || true) == f ]]; do
+        (( SECONDS < deadline )) || { tail -n 20 "$log" >&2; die "$name: restored cluster still in recovery after 900 s"; }
+        [[ -f $RESTORE_DIR/postmaster.pid ]] || { tail -n 20 "$log" >&2; die "$name: restored cluster stopped"; }
+        sleep 0.2
+    done
+    got=$(psql_at "$VERIFY_PORT" -c "$CHECK_SQL")
+    stop_cluster "$RESTORE_DIR" immediate
+    [[ $got == "$SRC_CHECK" ]] ||
+        die "$name: restored data differ from the source: got \"$got\", expected \"$SRC_CHECK\" (log: $log)"
+    note "$name: restored cluster verified (pgbench_accounts sum|count|hash = $got)"
+}
+
+# pg_ark_setup HELPER_LOG [GLOBAL-LINE...]: a fresh repository (zstd-1 and the extra lines),
+# `pg_ark init`, the helper started, archiving by pg_ark, the extension created and answering.
+pg_ark_setup() {
+    local helper_log=$1
+    shift
+    rm -rf "$ARK_REPO"
+    install -d -o postgres -g postgres -m 0750 "$ARK_REPO"
+    write_pg_ark_conf "$ARK_CONF" "$ARK_REPO" "$SOCK_DIR/ark/pg_ark.sock" "$CLUSTER" "$SRC" "$@"
+    as_pg "$PG_ARK" init --config "$ARK_CONF" --cluster "$CLUSTER" >"$RUN_DIR/ark-init.log" 2>&1 ||
+        { cat "$RUN_DIR/ark-init.log" >&2; die "pg_ark init failed"; }
+    start_helper "$ARK_CONF" "$helper_log" "$SOCK_DIR/ark/pg_ark.sock"
+    set_archiving pg_ark
+    psql_q -c "DROP EXTENSION IF EXISTS pg_ark" -c "CREATE EXTENSION pg_ark" -c "SELECT helper_ping()" \
+        >/dev/null || die "pg_ark: the extension does not answer (see $helper_log)"
+}
+
+# pgbackrest_setup [GLOBAL-LINE...]: a stanza in a fresh repository (options "key=value"),
+# archiving by pgBackRest, stanza-create and check.
+pgbackrest_setup() {
+    rm -rf "$PGBR_REPO" "$RUN_DIR/pgbr"
+    write_pgbackrest_conf "$PGBR_CONF" "$PGBR_REPO" "$RUN_DIR/pgbr" "$STANZA" "$SRC" "$PGPORT_BENCH" "$@"
+    set_archiving pgbackrest
+    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" stanza-create >"$RUN_DIR/pgbr-stanza.log" 2>&1 ||
+        { cat "$RUN_DIR/pgbr-stanza.log" >&2; die "pgbackrest stanza-create failed"; }
+    as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" check >"$RUN_DIR/pgbr-check.log" 2>&1 ||
+        { cat "$RUN_DIR/pgbr-check.log" >&2; die "pgbackrest check failed"; }
+}
+
+# pgbackrest_newest TYPE-LETTER: the label of the newest pgBackRest backup whose label ends so
+# (F full, I incremental, D differential).
+pgbackrest_newest() {
+    find "$PGBR_REPO/backup/$STANZA" -mindepth 1 -maxdepth 1 -type d -name "*$1" -printf '%f\n' |
+        sort | tail -n 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Block tracking (shared_preload_libraries = 'pg_ark', the extension created in SRC's cluster)
+# ---------------------------------------------------------------------------------------------
+
+# wait_tracker TIMEOUT_S: until block tracking is enabled and has read all the WAL written when
+# asked (polled every 0.1 s); returns 1 after TIMEOUT_S seconds.
+wait_tracker() {
+    local deadline=$(( SECONDS + $1 ))
+    until [[ $(psql_q -c "SELECT enabled AND read_lsn >= pg_current_wal_lsn() FROM block_tracking_status()") == t ]]; do
+        (( SECONDS < deadline )) || return 1
+        sleep 0.1
+    done
+}
+
+# need_tracker TIMEOUT_S: wait_tracker, or dies showing block_tracking_status().
+need_tracker() {
+    wait_tracker "$1" && return 0
+    psql_q -x -c "SELECT * FROM block_tracking_status()" >&2 || true
+    die "block tracking is not enabled or not caught up after $1 s"
 }
