@@ -92,7 +92,7 @@ std::string FormatBytes(uint64_t bytes) {
 std::string FormatBackupTable(const std::vector<CatalogEntry> &entries) {
     std::vector<std::vector<std::string>> rows = {{"ID", "TYPE", "PARENT", "STATUS", "START",
                                                    "DURATION", "START LSN", "STOP LSN", "TL",
-                                                   "SIZE", "STORED", "LABEL"}};
+                                                   "SIZE", "COPIED", "STORED", "LABEL"}};
     for (const CatalogEntry &entry : entries) {
         const BackupMetadata &m = entry.backup;
         auto ended = [&](const std::string &text) { return Complete(entry) ? text : kNone; };
@@ -101,7 +101,8 @@ std::string FormatBackupTable(const std::vector<CatalogEntry> &entries) {
                         FormatTime(m.start_time), ended(FormatDuration(m.stop_time - m.start_time)),
                         FormatLsn(m.start_lsn), ended(FormatLsn(m.stop_lsn)),
                         std::to_string(m.timeline), ended(FormatBytes(m.original_bytes)),
-                        ended(FormatBytes(m.stored_bytes)), Printable(m.label)});
+                        ended(FormatBytes(m.copied_bytes)), ended(FormatBytes(m.stored_bytes)),
+                        Printable(m.label)});
     }
     std::vector<size_t> widths(rows[0].size(), 0);
     for (const auto &row : rows)

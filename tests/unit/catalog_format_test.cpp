@@ -32,6 +32,7 @@ CatalogEntry Complete() {
     m.wal_stop = "000000020000000100000000";
     m.original_bytes = 3ull << 30;
     m.stored_bytes = 1536;
+    m.copied_bytes = 64ull << 20;
     m.file_count = 1200;
     m.bad_page_count = 2;
     entry.status = BackupStatus::complete;
@@ -67,11 +68,11 @@ TEST(CatalogFormatTest, Units) {
 TEST(CatalogFormatTest, Table) {
     EXPECT_EQ(FormatBackupTable({Complete(), Failed()}),
               "ID                TYPE         PARENT            STATUS    START                "
-              "DURATION  START LSN  STOP LSN  TL  SIZE     STORED   LABEL\n"
+              "DURATION  START LSN  STOP LSN  TL  SIZE     COPIED    STORED   LABEL\n"
               "20261122-053113F  full         -                 complete  2026-11-22 05:31:13  "
-              "1h02m03s  0/3000028  1/100     1   3.0 GiB  1.5 KiB  nightly\n"
+              "1h02m03s  0/3000028  1/100     1   3.0 GiB  64.0 MiB  1.5 KiB  nightly\n"
               "20261123-000000I  incremental  20261122-053113F  failed    2026-11-22 05:31:13  "
-              "-         0/3000028  -         1   -        -        two?lines\n");
+              "-         0/3000028  -         1   -        -         -        two?lines\n");
 }
 
 TEST(CatalogFormatTest, Details) {
