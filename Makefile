@@ -19,7 +19,11 @@ PGFILEDESC = "pg_ark - backup and recovery for PostgreSQL"
 # The extension is C++ without exceptions: no C++ exception can cross PostgreSQL's frames.
 # -Wno-register: PostgreSQL 15's spinlock headers still use `register`, which C++17 dropped.
 PG_CPPFLAGS = -I$(srcdir)/common -I$(srcdir)/extension
-PG_CXXFLAGS = -std=c++17 -fno-exceptions -fno-rtti -Wno-register
+# -MMD -MP: every object also records the headers it read (<object>.d, included below), so a
+# changed header (a wire struct in common/, say) rebuilds every object that uses it: Debian's
+# PostgreSQL is built without --enable-depend, so PGXS would not. (CXXFLAGS only: the bitcode
+# rule shares CPPFLAGS and would overwrite the same .d files.)
+PG_CXXFLAGS = -std=c++17 -fno-exceptions -fno-rtti -Wno-register -MMD -MP
 SHLIB_LINK += -lstdc++
 
 PG_CONFIG ?= pg_config
@@ -27,6 +31,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override BITCODE_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti -Wno-register
+
+EXTRA_CLEAN = $(OBJS:.o=.d)
+-include $(OBJS:.o=.d)
 
 BUILD_DIR ?= build
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
