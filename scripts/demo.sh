@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Demo on a throwaway cluster: archive WAL under pgbench load through archive_library = 'pg_ark',
-# take a full backup from SQL while pgbench runs, lose the data directory, restore it with
-# `pg_ark restore`, and show the data back. Run as root (it uses the postgres OS user for
+# take a full backup from SQL while pgbench runs, then an incremental one that stores only the
+# changed blocks, lose the data directory, restore the chain with `pg_ark restore`, and show the
+# data back. Run as root (it uses the postgres OS user for
 # PostgreSQL and the helper); leaves nothing running.
 set -euo pipefail
 
@@ -54,6 +55,7 @@ unix_socket_directories = '$demo/run'
 listen_addresses = ''
 archive_mode = on
 archive_library = 'pg_ark'
+shared_preload_libraries = 'pg_ark'    # the block tracker behind incremental backups
 pg_ark.cluster = 'demo'
 pg_ark.socket_path = '$demo/run/pg_ark.sock'
 CONF
@@ -88,6 +90,13 @@ as_pg pgbench -h "$demo/run" -p "$port" -c 2 -T 5 -n postgres >"$demo/pgbench.lo
 bench_pid=$!
 psql_demo -c "SELECT backup_id, status, start_lsn, stop_lsn, original_bytes, stored_bytes FROM backup_start_full(label => 'demo')"
 wait "$bench_pid"
+
+step "incremental backup: only the blocks changed since the full one"
+as_pg pgbench -h "$demo/run" -p "$port" -c 2 -t 500 -n postgres 2>&1 | grep -E '^tps' || true
+psql_demo -c "SELECT backup_id, backup_type, parent, block_files, whole_files,
+                     pg_size_pretty(original_bytes) AS data_directory,
+                     pg_size_pretty(copied_bytes) AS copied, pg_size_pretty(stored_bytes) AS stored
+                FROM backup_start_incremental(label => 'demo incremental')"
 as_pg pg_ark list --config "$demo/pg_ark.conf" --cluster demo
 
 step "more writes after the backup, archived"
@@ -106,7 +115,7 @@ as_pg pg_ctl -D "$demo/data" stop -m immediate >/dev/null
 rm -rf "$demo/data"
 echo "$demo/data is gone"
 
-step "restore the latest backup with pg_ark restore (no PostgreSQL, no daemon needed)"
+step "restore the latest backup, the incremental on top of its full, with pg_ark restore (no PostgreSQL, no daemon needed)"
 as_pg pg_ark restore --config "$demo/pg_ark.conf" --cluster demo --pgdata "$demo/data"
 as_pg pg_ctl -D "$demo/data" -l "$demo/postgres.log" start -w >/dev/null
 for _ in $(seq 300); do
