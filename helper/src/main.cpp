@@ -189,6 +189,7 @@ struct RestoreArguments {
     std::string set;
     std::vector<std::string> tablespace_map; /* "OLD=NEW" */
     int process_max = 0;                     /* 0: the configuration's */
+    RecoveryTargetArguments target;
 };
 
 Result<std::string> RealPath(const std::string &path) {
@@ -217,6 +218,9 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
     options.cluster = cluster_name;
     options.pgdata = arguments.pgdata;
     options.set = arguments.set;
+    auto target = ParseRecoveryTarget(arguments.target);
+    if (!target.ok()) return Fail(target.status());
+    options.target = *target;
     for (const std::string &item : arguments.tablespace_map) {
         /* Split at the first '=': an old location holding one cannot be named. */
         size_t equals = item.find('=');
@@ -294,6 +298,21 @@ int Main(int argc, char **argv) {
     restore->add_option("--process-max", restore_arguments.process_max,
                         "Parallel workers (default: the configuration's process-max)")
         ->check(CLI::Range(1, kMaxProcessMax));
+    RecoveryTargetArguments &target = restore_arguments.target;
+    restore->add_option("--target-time", target.time,
+                        "Stop recovery at this time (YYYY-MM-DD HH:MM:SS+ZZ)");
+    restore->add_option("--target-xid", target.xid, "Stop recovery at this transaction");
+    restore->add_option("--target-lsn", target.lsn, "Stop recovery at this LSN");
+    restore->add_option("--target-name", target.name,
+                        "Stop recovery at this restore point (pg_create_restore_point)");
+    restore->add_flag("--target-immediate", target.immediate,
+                      "Stop recovery as soon as the backup is consistent");
+    restore->add_flag("--target-exclusive", target.exclusive,
+                      "Stop just before the target time, xid or LSN instead of just after");
+    restore->add_option("--target-action", target.action,
+                        "At the target: pause (PostgreSQL's default), promote or shutdown");
+    restore->add_option("--target-timeline", target.timeline,
+                        "Timeline to follow: latest (default), current or a number");
 
     auto *version = app.add_subcommand("version", "Print the version");
 

@@ -73,7 +73,8 @@ Status WriteFd(int fd, const std::string &data, const std::string &path) {
 }
 
 Status WriteAutoConf(const TargetDir &pgdata, const std::string &backup_id,
-                     const std::string &restore_command) {
+                     const std::string &restore_command,
+                     const std::vector<std::string> &target_lines) {
     std::string existing;
     mode_t mode = 0600;
     auto old = pgdata.OpenFile(kAutoConf, O_RDONLY);
@@ -96,7 +97,8 @@ Status WriteAutoConf(const TargetDir &pgdata, const std::string &backup_id,
     if (fchmod(temp->get(), mode) != 0)
         return ErrnoStatus(errno, fmt::format("could not set the mode of \"{}\"", temp_path));
     PG_ARK_RETURN_IF_ERROR(
-        WriteFd(temp->get(), RewriteAutoConf(existing, backup_id, restore_command), temp_path));
+        WriteFd(temp->get(), RewriteAutoConf(existing, backup_id, restore_command, target_lines),
+                temp_path));
     if (renameat(pgdata.fd(), kAutoConfTemp, pgdata.fd(), kAutoConf) != 0)
         return ErrnoStatus(errno, fmt::format("could not rename \"{}\" to \"{}\"", temp_path,
                                               pgdata.Describe(kAutoConf)));
@@ -144,7 +146,8 @@ std::string ConfQuote(const std::string &text) {
 }
 
 std::string RewriteAutoConf(const std::string &existing, const std::string &backup_id,
-                            const std::string &restore_command) {
+                            const std::string &restore_command,
+                            const std::vector<std::string> &target_lines) {
     std::string out = existing.empty() ? kAutoConfHeader : "";
     std::istringstream lines(existing);
     std::string line;
@@ -154,12 +157,14 @@ std::string RewriteAutoConf(const std::string &existing, const std::string &back
     }
     out += kMarker + backup_id + "\n";
     out += "restore_command = " + ConfQuote(restore_command) + "\n";
+    for (const std::string &line : target_lines) out += line + "\n";
     return out;
 }
 
 Status WriteRecoverySettings(const TargetDir &pgdata, const std::string &backup_id,
-                             const std::string &restore_command) {
-    PG_ARK_RETURN_IF_ERROR(WriteAutoConf(pgdata, backup_id, restore_command));
+                             const std::string &restore_command,
+                             const std::vector<std::string> &target_lines) {
+    PG_ARK_RETURN_IF_ERROR(WriteAutoConf(pgdata, backup_id, restore_command, target_lines));
     auto signal = pgdata.OpenFile(kRecoverySignal, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (!signal.ok()) return signal.status();
     PG_ARK_RETURN_IF_ERROR(FsyncFd(signal->get(), pgdata.Describe(kRecoverySignal)));

@@ -19,6 +19,7 @@
 #define PG_ARK_HELPER_RECOVERY_SETTINGS_H
 
 #include <string>
+#include <vector>
 
 #include "status.h"
 #include "target_dir.h"
@@ -40,9 +41,11 @@ Result<std::string> MakeRestoreCommand(const std::string &pg_ark_binary,
 std::string ConfQuote(const std::string &text);
 
 /* postgresql.auto.conf's new text: existing (may be empty) without earlier recovery settings,
- * then the block "# added by pg_ark restore of backup <id>" and restore_command. */
+ * then the block "# added by pg_ark restore of backup <id>", restore_command and target_lines
+ * (recovery_target* settings, recovery_target.h). */
 std::string RewriteAutoConf(const std::string &existing, const std::string &backup_id,
-                            const std::string &restore_command);
+                            const std::string &restore_command,
+                            const std::vector<std::string> &target_lines = {});
 
 /*
  * Writes recovery.signal (empty) and postgresql.auto.conf (rewritten from the restored one, or
@@ -50,7 +53,8 @@ std::string RewriteAutoConf(const std::string &existing, const std::string &back
  * replaced atomically (temporary file, fsync, rename, directory fsync) and keeps its mode.
  */
 Status WriteRecoverySettings(const TargetDir &pgdata, const std::string &backup_id,
-                             const std::string &restore_command);
+                             const std::string &restore_command,
+                             const std::vector<std::string> &target_lines = {});
 
 }  // namespace pg_ark
 

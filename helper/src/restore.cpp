@@ -78,8 +78,14 @@ Result<CatalogEntry> SelectBackup(Repository &repository, Catalog &catalog,
     /* The lock is a file in a posix repository (backup_lock.h), whose root Describe() is. */
     auto running = BackupLock::IsHeld(repository.storage().Describe(), options.cluster);
     if (!running.ok()) return running.status();
-    if (options.set.empty()) return catalog.Latest(*running);
-    auto entry = catalog.Get(options.set, *running);
+    if (options.target.kind == RecoveryTarget::Kind::none && options.set.empty())
+        return catalog.Latest(*running);
+    auto entry = [&]() -> Result<CatalogEntry> {
+        if (options.target.kind == RecoveryTarget::Kind::none) return catalog.Get(options.set, *running);
+        auto entries = catalog.List(*running);
+        if (!entries.ok()) return entries.status();
+        return ChooseBackupForTarget(*entries, options.target, options.set);
+    }();
     if (!entry.ok()) return entry;
     if (entry->status == BackupStatus::running)
         return Status(
@@ -337,7 +343,8 @@ Status Writer::WriteAllButControl(const std::string &restore_command) {
     PG_ARK_RETURN_IF_ERROR(
         RestoreFiles(repository_.storage(), files_, options_.workers, &counters_));
     PG_ARK_RETURN_IF_ERROR(SyncDirectories());
-    return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command);
+    return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command,
+                                 RecoveryTargetLines(options_.target));
 }
 
 Status Writer::WriteControl() {

@@ -17,7 +17,7 @@
  * start. A failure removes nothing; its message says the target is incomplete. Recovery
  * settings go into postgresql.auto.conf (replacing earlier restore_command, recovery_target*
  * and recovery_end_command lines) with recovery.signal, so starting PostgreSQL replays the
- * archived WAL to its end and promotes.
+ * archived WAL to its end and promotes, or to options.target (recovery_target.h).
  *
  * Left out of what the backup holds: tablespace_map (restore makes the links; PostgreSQL would
  * re-point them at the unmapped locations) and standby.signal (it would start a standby that
@@ -38,6 +38,7 @@
 #include <string>
 
 #include "config.h"
+#include "recovery_target.h"
 #include "repository.h"
 #include "status.h"
 
@@ -47,7 +48,8 @@ struct RestoreOptions {
     std::string config_path; /* absolute; written into restore_command */
     std::string cluster;
     std::string pgdata; /* target */
-    std::string set;    /* backup id; empty = newest complete backup */
+    std::string set;    /* backup id; empty = newest complete backup (that reaches target) */
+    RecoveryTarget target; /* where recovery stops; Kind::none: the end of the archive */
     /* Location recorded in the backup -> absolute new location (trailing '/' ignored). Each key
      * must be one of the backup's tablespaces (invalid_argument otherwise). */
     std::map<std::string, std::string> tablespace_map;
