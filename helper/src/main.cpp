@@ -190,6 +190,8 @@ struct RestoreArguments {
     std::vector<std::string> tablespace_map; /* "OLD=NEW" */
     int process_max = 0;                     /* 0: the configuration's */
     RecoveryTargetArguments target;
+    bool standby = false;
+    std::string primary_conninfo;
 };
 
 Result<std::string> RealPath(const std::string &path) {
@@ -221,6 +223,13 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
     auto target = ParseRecoveryTarget(arguments.target);
     if (!target.ok()) return Fail(target.status());
     options.target = *target;
+    options.standby = arguments.standby;
+    options.primary_conninfo = arguments.primary_conninfo;
+    if (!options.primary_conninfo.empty() && !options.standby)
+        return Fail(Status(ErrorKind::invalid_argument, "--primary-conninfo needs --standby"));
+    if (options.primary_conninfo.find_first_of("\n\r") != std::string::npos)
+        return Fail(Status(ErrorKind::invalid_argument,
+                           "--primary-conninfo must not hold a line break"));
     for (const std::string &item : arguments.tablespace_map) {
         /* Split at the first '=': an old location holding one cannot be named. */
         size_t equals = item.find('=');
@@ -313,6 +322,10 @@ int Main(int argc, char **argv) {
                         "At the target: pause (PostgreSQL's default), promote or shutdown");
     restore->add_option("--target-timeline", target.timeline,
                         "Timeline to follow: latest (default), current or a number");
+    restore->add_flag("--standby", restore_arguments.standby,
+                      "Start as a standby (standby.signal) instead of recovering and promoting");
+    restore->add_option("--primary-conninfo", restore_arguments.primary_conninfo,
+                        "With --standby: the connection string to stream from the primary");
 
     auto *version = app.add_subcommand("version", "Print the version");
 

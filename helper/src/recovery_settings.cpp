@@ -22,6 +22,7 @@ namespace {
 constexpr const char *kAutoConf = "postgresql.auto.conf";
 constexpr const char *kAutoConfTemp = "postgresql.auto.conf.tmp"; /* PostgreSQL's own name */
 constexpr const char *kRecoverySignal = "recovery.signal";
+constexpr const char *kStandbySignal = "standby.signal";
 constexpr const char *kMarker = "# added by pg_ark restore of backup ";
 /* What PostgreSQL writes at the top of a postgresql.auto.conf it creates. */
 constexpr const char *kAutoConfHeader =
@@ -38,15 +39,26 @@ std::string EscapePercent(const std::string &text) {
     return out;
 }
 
-/* Parameter names are case-insensitive; a line is "name [=] value". */
-bool SetsRecoveryParameter(const std::string &line) {
+/* The parameter a line sets, lower-cased (names are case-insensitive; "name [=] value"). */
+std::string ParameterName(const std::string &line) {
     size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos) return false;
+    if (start == std::string::npos) return "";
     size_t end = line.find_first_of(" \t=", start);
     std::string name = line.substr(start, end == std::string::npos ? end : end - start);
     for (char &c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    return name == "restore_command" || name == "recovery_end_command" ||
-           name.compare(0, 15, "recovery_target") == 0;
+    return name;
+}
+
+/* Earlier settings that would change what recovery does, or that a new line sets again. */
+bool Replaced(const std::string &line, const std::vector<std::string> &new_lines) {
+    std::string name = ParameterName(line);
+    if (name.empty() || name[0] == '#') return false;
+    if (name == "restore_command" || name == "recovery_end_command" ||
+        name.compare(0, 15, "recovery_target") == 0)
+        return true;
+    for (const std::string &added : new_lines)
+        if (ParameterName(added) == name) return true;
+    return false;
 }
 
 Result<std::string> ReadFd(int fd, const std::string &path) {
@@ -152,7 +164,7 @@ std::string RewriteAutoConf(const std::string &existing, const std::string &back
     std::istringstream lines(existing);
     std::string line;
     while (std::getline(lines, line)) {
-        if (line.compare(0, strlen(kMarker), kMarker) == 0 || SetsRecoveryParameter(line)) continue;
+        if (line.compare(0, strlen(kMarker), kMarker) == 0 || Replaced(line, target_lines)) continue;
         out += line + "\n";
     }
     out += kMarker + backup_id + "\n";
@@ -163,11 +175,12 @@ std::string RewriteAutoConf(const std::string &existing, const std::string &back
 
 Status WriteRecoverySettings(const TargetDir &pgdata, const std::string &backup_id,
                              const std::string &restore_command,
-                             const std::vector<std::string> &target_lines) {
+                             const std::vector<std::string> &target_lines, bool standby) {
     PG_ARK_RETURN_IF_ERROR(WriteAutoConf(pgdata, backup_id, restore_command, target_lines));
-    auto signal = pgdata.OpenFile(kRecoverySignal, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const char *signal_name = standby ? kStandbySignal : kRecoverySignal;
+    auto signal = pgdata.OpenFile(signal_name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (!signal.ok()) return signal.status();
-    PG_ARK_RETURN_IF_ERROR(FsyncFd(signal->get(), pgdata.Describe(kRecoverySignal)));
+    PG_ARK_RETURN_IF_ERROR(FsyncFd(signal->get(), pgdata.Describe(signal_name)));
     return FsyncFd(pgdata.fd(), pgdata.path());
 }
 

@@ -40,21 +40,24 @@ Result<std::string> MakeRestoreCommand(const std::string &pg_ark_binary,
 /* A configuration-file string literal: 'text' with ' and \ doubled. */
 std::string ConfQuote(const std::string &text);
 
-/* postgresql.auto.conf's new text: existing (may be empty) without earlier recovery settings,
- * then the block "# added by pg_ark restore of backup <id>", restore_command and target_lines
- * (recovery_target* settings, recovery_target.h). */
+/* postgresql.auto.conf's new text: existing (may be empty) without earlier recovery settings
+ * (and lines setting what target_lines set), then the block "# added by pg_ark restore of
+ * backup <id>", restore_command and target_lines (recovery_target* settings, recovery_target.h;
+ * primary_conninfo for a standby). */
 std::string RewriteAutoConf(const std::string &existing, const std::string &backup_id,
                             const std::string &restore_command,
                             const std::vector<std::string> &target_lines = {});
 
 /*
- * Writes recovery.signal (empty) and postgresql.auto.conf (rewritten from the restored one, or
- * new) in the data directory, each durable before this returns; postgresql.auto.conf is
- * replaced atomically (temporary file, fsync, rename, directory fsync) and keeps its mode.
+ * Writes recovery.signal (standby: standby.signal), empty, and postgresql.auto.conf (rewritten
+ * from the restored one, or new) in the data directory, each durable before this returns;
+ * postgresql.auto.conf is replaced atomically (temporary file, fsync, rename, directory fsync)
+ * and keeps its mode. target_lines replace earlier lines setting the same parameters.
  */
 Status WriteRecoverySettings(const TargetDir &pgdata, const std::string &backup_id,
                              const std::string &restore_command,
-                             const std::vector<std::string> &target_lines = {});
+                             const std::vector<std::string> &target_lines = {},
+                             bool standby = false);
 
 }  // namespace pg_ark
 

@@ -343,8 +343,11 @@ Status Writer::WriteAllButControl(const std::string &restore_command) {
     PG_ARK_RETURN_IF_ERROR(
         RestoreFiles(repository_.storage(), files_, options_.workers, &counters_));
     PG_ARK_RETURN_IF_ERROR(SyncDirectories());
-    return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command,
-                                 RecoveryTargetLines(options_.target));
+    std::vector<std::string> lines = RecoveryTargetLines(options_.target);
+    if (!options_.primary_conninfo.empty())
+        lines.push_back("primary_conninfo = " + ConfQuote(options_.primary_conninfo));
+    return WriteRecoverySettings(*pgdata_, manifest_.backup.id, restore_command, lines,
+                                 options_.standby);
 }
 
 Status Writer::WriteControl() {

@@ -50,6 +50,8 @@ struct RestoreOptions {
     std::string pgdata; /* target */
     std::string set;    /* backup id; empty = newest complete backup (that reaches target) */
     RecoveryTarget target; /* where recovery stops; Kind::none: the end of the archive */
+    bool standby = false;          /* standby.signal instead of recovery.signal */
+    std::string primary_conninfo;  /* standby: where to stream from (none: archive only) */
     /* Location recorded in the backup -> absolute new location (trailing '/' ignored). Each key
      * must be one of the backup's tablespaces (invalid_argument otherwise). */
     std::map<std::string, std::string> tablespace_map;

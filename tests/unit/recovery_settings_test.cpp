@@ -184,6 +184,23 @@ TEST(RecoverySettingsTest, EarlierRecoverySettingsAreReplacedNotPiledUp) {
               "restore_command = 'cmd2'\n");
 }
 
+/* A standby's primary_conninfo and a target replace the lines setting the same parameters. */
+TEST(RecoverySettingsTest, NewLinesReplaceTheSameParameters) {
+    std::string existing =
+        "primary_conninfo = 'host=old'\n"
+        "Primary_Conninfo='host=older'\n"
+        "work_mem = '64MB'\n";
+    std::string conf = RewriteAutoConf(existing, "ID1", "cmd",
+                                       {"recovery_target_lsn = '0/3000028'",
+                                        "primary_conninfo = 'host=new'"});
+    EXPECT_EQ(Count(conf, "onninfo"), 1u) << conf;
+    EXPECT_NE(conf.find("restore_command = 'cmd'\nrecovery_target_lsn = '0/3000028'\n"
+                        "primary_conninfo = 'host=new'\n"),
+              std::string::npos)
+        << conf;
+    EXPECT_NE(conf.find("work_mem = '64MB'\n"), std::string::npos) << conf;
+}
+
 TEST(RecoverySettingsTest, WritesSignalAndAutoConfKeepingItsMode) {
     TempDir dir("pg_ark_recovery");
     WriteFileBytes(dir.Sub("postgresql.auto.conf"), "work_mem = '1MB'\nrestore_command = 'x'\n",
