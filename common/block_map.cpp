@@ -46,6 +46,20 @@ uint64_t NextRecordStart(uint64_t end, uint64_t wal_segment_size) {
     return end + (end % wal_segment_size == 0 ? kWalLongPageHeader : kWalShortPageHeader);
 }
 
+FileHeader MakeHeader(uint32_t timeline, uint64_t system_identifier, uint64_t start_lsn,
+                      uint64_t end_lsn, uint32_t entry_count) {
+    FileHeader header;
+    memset(&header, 0, sizeof header);
+    memcpy(header.magic, kMagic, sizeof header.magic);
+    header.version = kFormatVersion;
+    header.timeline = timeline;
+    header.system_identifier = system_identifier;
+    header.start_lsn = start_lsn;
+    header.end_lsn = end_lsn;
+    header.entry_count = entry_count;
+    return header;
+}
+
 int CompareEntries(const EntryHeader &a, const EntryHeader &b) {
     const uint32_t left[] = {a.spc, a.db, a.rel, a.fork};
     const uint32_t right[] = {b.spc, b.db, b.rel, b.fork};

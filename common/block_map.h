@@ -75,6 +75,10 @@ constexpr uint64_t kWalShortPageHeader = 24;   /* SizeOfXLogShortPHD */
 constexpr uint64_t kWalLongPageHeader = 40;    /* SizeOfXLogLongPHD */
 uint64_t NextRecordStart(uint64_t end, uint64_t wal_segment_size);
 
+/* A header of this format version for [start_lsn, end_lsn), flags 0. */
+FileHeader MakeHeader(uint32_t timeline, uint64_t system_identifier, uint64_t start_lsn,
+                      uint64_t end_lsn, uint32_t entry_count);
+
 /* Orders entries as the file must: by spc, db, rel, fork. */
 int CompareEntries(const EntryHeader &a, const EntryHeader &b);
 

@@ -184,16 +184,8 @@ void WriteMapFile(BlockRefTable *table, XLogRecPtr start_lsn, XLogRecPtr end_lsn
     sink->saved_errno = 0;
     sink->used = 0;
 
-    FileHeader header;
-    memset(&header, 0, sizeof header);
-    memcpy(header.magic, pg_ark::blockmap::kMagic, sizeof header.magic);
-    header.version = pg_ark::blockmap::kFormatVersion;
-    header.timeline = timeline;
-    header.system_identifier = GetSystemIdentifier();
-    header.start_lsn = start_lsn;
-    header.end_lsn = end_lsn;
-    header.entry_count = uint32(table->EntryCount());
-    header.flags = 0;
+    FileHeader header = pg_ark::blockmap::MakeHeader(timeline, GetSystemIdentifier(), start_lsn,
+                                                     end_lsn, uint32(table->EntryCount()));
 
     pg_ark::blockmap::Encoder encoder(&FileSink::Write, sink);
     bool ok = encoder.Begin(header) && table->ForEachSorted(AddEntry, &encoder) && encoder.Finish() &&

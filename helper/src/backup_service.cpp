@@ -427,20 +427,17 @@ Status BackupService::CopyFiles(BackupJob &job, const wire::BackupCopyRequest &r
                                 bad_files, examples, bad_files > 5 ? ", ..." : "");
         Log(LogLevel::warn, "backup {}: {}", job.metadata.id, *warnings);
     }
-    uint64_t block_files = 0, whole_files = 0;
-    for (const BackupEntry &entry : job.entries) {
-        if (entry.kind != EntryKind::file) continue;
-        (entry.stored_as_blocks ? block_files : whole_files)++;
-    }
+    BackupMetadata counted; /* shown while the backup waits for its stop */
+    CountTotals(job.entries, &counted);
     {
         std::lock_guard<std::mutex> guard(job.mutex);
         job.metadata.bad_page_count = bad_pages;
-        job.metadata.block_files = block_files;
-        job.metadata.whole_files = whole_files;
+        job.metadata.block_files = counted.block_files;
+        job.metadata.whole_files = counted.whole_files;
     }
     if (!job.metadata.parent.empty())
         Log(LogLevel::info, "backup {}: {} files stored as changed blocks, {} whole",
-            job.metadata.id, block_files, whole_files);
+            job.metadata.id, counted.block_files, counted.whole_files);
     job.SetPhase("waiting for backup stop");
     return Status::Ok();
 }

@@ -186,11 +186,11 @@ Status Describe(const Status &status, const char *document, const std::string &w
 
 }  // namespace
 
-void CountTotals(Manifest *manifest) {
-    BackupMetadata &m = manifest->backup;
+void CountTotals(const std::vector<BackupEntry> &entries, BackupMetadata *totals) {
+    BackupMetadata &m = *totals;
     m.original_bytes = m.copied_bytes = m.stored_bytes = m.file_count = m.bad_page_count = 0;
     m.block_files = m.whole_files = 0;
-    for (const BackupEntry &entry : manifest->entries) {
+    for (const BackupEntry &entry : entries) {
         if (entry.kind != EntryKind::file) continue;
         m.file_count++;
         (entry.stored_as_blocks ? m.block_files : m.whole_files)++;

@@ -120,8 +120,9 @@ struct Manifest {
     std::vector<BackupEntry> entries; /* sorted by path */
 };
 
-/* Sets the backup's totals (sizes, counts) from its entries, as ParseManifest will check them. */
-void CountTotals(Manifest *manifest);
+/* Sets a backup's totals (sizes, counts) from its entries, as ParseManifest will check them. */
+void CountTotals(const std::vector<BackupEntry> &entries, BackupMetadata *totals);
+inline void CountTotals(Manifest *manifest) { CountTotals(manifest->entries, &manifest->backup); }
 
 /* True for a path a manifest may name; see the file comment. */
 bool IsSafeRelativePath(const std::string &path);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <string>
 #include <vector>
 
@@ -9,26 +11,11 @@ namespace pg_ark {
 namespace blockmap {
 namespace {
 
-bool AppendTo(void *context, const void *data, size_t length) {
-    static_cast<std::string *>(context)->append(static_cast<const char *>(data), length);
-    return true;
-}
-
-FileHeader Header(uint32_t entries) {
-    FileHeader header{};
-    memcpy(header.magic, kMagic, sizeof(kMagic));
-    header.version = kFormatVersion;
-    header.timeline = 1;
-    header.system_identifier = 42;
-    header.start_lsn = 0x1000000;
-    header.end_lsn = 0x2000000;
-    header.entry_count = entries;
-    return header;
-}
+FileHeader Header(uint32_t entries) { return MakeHeader(1, 42, 0x1000000, 0x2000000, entries); }
 
 std::string TwoEntryMap() {
     std::string out;
-    Encoder encoder(AppendTo, &out);
+    Encoder encoder(pg_ark_test::AppendToString, &out);
     EXPECT_TRUE(encoder.Begin(Header(2)));
     BlockRange first[] = {{0, 3}, {10, 1}};
     EXPECT_TRUE(encoder.AddEntry({1663, 5, 16384, 0, kNoLimit, 2}, first));
@@ -85,14 +72,14 @@ TEST(BlockMap, TruncationAndTrailingBytesAreDetected) {
 
 TEST(BlockMap, EncoderRefusesDisorder) {
     std::string out;
-    Encoder encoder(AppendTo, &out);
+    Encoder encoder(pg_ark_test::AppendToString, &out);
     ASSERT_TRUE(encoder.Begin(Header(2)));
     ASSERT_TRUE(encoder.AddEntry({1663, 5, 16390, 0, kNoLimit, 0}, nullptr));
     EXPECT_FALSE(encoder.AddEntry({1663, 5, 16384, 0, kNoLimit, 0}, nullptr));
     EXPECT_FALSE(encoder.Finish());
 
     std::string touching;
-    Encoder second(AppendTo, &touching);
+    Encoder second(pg_ark_test::AppendToString, &touching);
     ASSERT_TRUE(second.Begin(Header(1)));
     BlockRange ranges[] = {{0, 3}, {3, 1}};
     EXPECT_FALSE(second.AddEntry({1663, 5, 16384, 0, kNoLimit, 2}, ranges));
@@ -100,7 +87,7 @@ TEST(BlockMap, EncoderRefusesDisorder) {
 
 TEST(BlockMap, FinishRequiresEveryAnnouncedEntry) {
     std::string out;
-    Encoder encoder(AppendTo, &out);
+    Encoder encoder(pg_ark_test::AppendToString, &out);
     ASSERT_TRUE(encoder.Begin(Header(2)));
     ASSERT_TRUE(encoder.AddEntry({1663, 5, 16384, 0, kNoLimit, 0}, nullptr));
     EXPECT_FALSE(encoder.Finish());

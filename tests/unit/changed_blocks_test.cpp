@@ -30,11 +30,6 @@ struct MapEntry {
     std::vector<blockmap::BlockRange> ranges;
 };
 
-bool AppendTo(void *context, const void *data, size_t length) {
-    static_cast<std::string *>(context)->append(static_cast<const char *>(data), length);
-    return true;
-}
-
 class ChangedBlocksTest : public ::testing::Test {
   protected:
     ChangedBlocksTest() : pgdata_("pg_ark_changed_blocks") {
@@ -47,16 +42,10 @@ class ChangedBlocksTest : public ::testing::Test {
     std::string Write(uint64_t start, uint64_t end, const std::vector<MapEntry> &entries,
                       uint64_t system = kSystem) {
         MakeDirectory();
-        blockmap::FileHeader header{};
-        memcpy(header.magic, blockmap::kMagic, sizeof(blockmap::kMagic));
-        header.version = blockmap::kFormatVersion;
-        header.timeline = 1;
-        header.system_identifier = system;
-        header.start_lsn = start;
-        header.end_lsn = end;
-        header.entry_count = static_cast<uint32_t>(entries.size());
+        blockmap::FileHeader header = blockmap::MakeHeader(
+            1, system, start, end, static_cast<uint32_t>(entries.size()));
         std::string bytes;
-        blockmap::Encoder encoder(AppendTo, &bytes);
+        blockmap::Encoder encoder(pg_ark_test::AppendToString, &bytes);
         EXPECT_TRUE(encoder.Begin(header));
         for (const MapEntry &entry : entries) {
             blockmap::EntryHeader e = entry.header;

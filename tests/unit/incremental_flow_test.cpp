@@ -36,11 +36,6 @@ constexpr uint64_t kPage = 8192;
 constexpr const char *kRelation = "base/5/16384";
 constexpr const char *kCut = "base/5/16390";
 
-bool AppendTo(void *context, const void *data, size_t length) {
-    static_cast<std::string *>(context)->append(static_cast<const char *>(data), length);
-    return true;
-}
-
 class IncrementalFlowTest : public ::testing::Test {
   protected:
     IncrementalFlowTest()
@@ -104,16 +99,9 @@ class IncrementalFlowTest : public ::testing::Test {
 
     /* A map of [start, end) saying 16384 blocks 3 and 15 changed and 16390 was cut to 1 block. */
     void WriteMap(uint64_t start, uint64_t end) {
-        blockmap::FileHeader header{};
-        memcpy(header.magic, blockmap::kMagic, sizeof(blockmap::kMagic));
-        header.version = blockmap::kFormatVersion;
-        header.timeline = 1;
-        header.system_identifier = kSysid;
-        header.start_lsn = start;
-        header.end_lsn = end;
-        header.entry_count = 2;
+        blockmap::FileHeader header = blockmap::MakeHeader(1, kSysid, start, end, 2);
         std::string bytes;
-        blockmap::Encoder encoder(AppendTo, &bytes);
+        blockmap::Encoder encoder(pg_ark_test::AppendToString, &bytes);
         ASSERT_TRUE(encoder.Begin(header));
         blockmap::BlockRange changed[] = {{3, 1}, {15, 1}};
         ASSERT_TRUE(encoder.AddEntry({1663, 5, 16384, 0, blockmap::kNoLimit, 2}, changed));

@@ -65,6 +65,12 @@ class TempDir {
     std::string path_;
 };
 
+/* A sink (blockmap::Encoder's) appending to the std::string behind context. */
+inline bool AppendToString(void *context, const void *data, size_t length) {
+    static_cast<std::string *>(context)->append(static_cast<const char *>(data), length);
+    return true;
+}
+
 inline bool PathExists(const std::string &path) {
     struct stat st;
     return lstat(path.c_str(), &st) == 0;
