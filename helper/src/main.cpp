@@ -192,6 +192,7 @@ struct RestoreArguments {
     RecoveryTargetArguments target;
     bool standby = false;
     std::string primary_conninfo;
+    bool delta = false;
 };
 
 Result<std::string> RealPath(const std::string &path) {
@@ -243,6 +244,7 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
     }
     options.workers = arguments.process_max > 0 ? arguments.process_max : (*cluster)->process_max;
     options.progress = isatty(STDERR_FILENO) == 1;
+    options.delta = arguments.delta;
 
     Repository repository(MakePosixStorage(config->repo_path));
     auto start = std::chrono::steady_clock::now();
@@ -253,6 +255,14 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
                              result->backup_id, options.pgdata, result->files, result->bytes,
                              elapsed.count())
               << std::endl;
+    if (options.delta)
+        std::cout << fmt::format("delta: rewrote {} of {} files ({} bytes written), removed {} "
+                                 "files the backup does not have ({} bytes)",
+                                 result->files_rewritten,
+                                 result->files_rewritten + result->files_unchanged,
+                                 result->bytes_rewritten, result->files_removed,
+                                 result->bytes_removed)
+                  << std::endl;
     return 0;
 }
 
@@ -324,6 +334,9 @@ int Main(int argc, char **argv) {
                         "Timeline to follow: latest (default), current or a number");
     restore->add_flag("--standby", restore_arguments.standby,
                       "Start as a standby (standby.signal) instead of recovering and promoting");
+    restore->add_flag("--delta", restore_arguments.delta,
+                      "Restore into an existing data directory of a stopped server, writing only "
+                      "what differs and removing what the backup does not have");
     restore->add_option("--primary-conninfo", restore_arguments.primary_conninfo,
                         "With --standby: the connection string to stream from the primary");
 

@@ -31,6 +31,7 @@
 
 #include "backup_lock.h"
 #include "catalog.h"
+#include "delta_target.h"
 #include "progress_meter.h"
 #include "recovery_settings.h"
 #include "restore_chain.h"
@@ -42,6 +43,7 @@ namespace pg_ark {
 namespace {
 
 constexpr const char *kPgControl = "global/pg_control";
+constexpr const char *kAutoConf = "postgresql.auto.conf";
 constexpr const char *kTablespacePrefix = "pg_tblspc/";
 
 /*
@@ -147,15 +149,19 @@ Result<std::vector<Tablespace>> PlanTablespaces(const Manifest &manifest,
     return tablespaces;
 }
 
-/* The state of a directory restore may write into; conflict unless absent or empty. */
-Result<DirectoryState> CheckAbsentOrEmpty(const std::string &path, const char *what) {
+/*
+ * The state of a directory restore may write into; conflict unless absent or empty, or for a
+ * delta restore a directory.
+ */
+Result<DirectoryState> CheckWritable(const std::string &path, const char *what, bool delta) {
     auto state = ProbeDirectory(path);
     if (!state.ok()) return state;
-    if (*state == DirectoryState::not_empty)
-        return Status(
-            ErrorKind::conflict,
-            fmt::format("{} \"{}\" is not empty; restore needs an empty or absent directory", what,
-                        path));
+    if (*state == DirectoryState::not_empty && !delta)
+        return Status(ErrorKind::conflict,
+                      fmt::format("{} \"{}\" is not empty; restore needs an empty or absent "
+                                  "directory, or --delta to restore into an existing data "
+                                  "directory of a stopped server",
+                                  what, path));
     if (*state == DirectoryState::not_directory)
         return Status(ErrorKind::conflict,
                       fmt::format("{} \"{}\" is not a directory; restore needs an empty or absent "
@@ -237,10 +243,15 @@ class Writer {
 
     /* Creates or opens the target and the tablespace locations; they are still empty after. */
     Status OpenRoots(DirectoryState target_state, const std::vector<Tablespace> &tablespaces);
+    /* Delta restore: pg_control and what the backup lacks removed, what stays noted. */
+    Status Prune();
     /* Everything but pg_control, durable. */
     Status WriteAllButControl(const std::string &restore_command);
     Status WriteControl();
     const TransferCounters &counters() const { return counters_; }
+    const RewriteCounters &rewritten() const { return rewritten_; }
+    const PruneCounts &removed() const { return removed_; }
+    uint64_t compared_files() const { return files_.size(); }
 
   private:
     /* The directory an entry is written into, and its path there. */
@@ -257,7 +268,14 @@ class Writer {
     std::vector<MadeDirectory> directories_;
     std::vector<FileToRestore> files_;
     FileToRestore pg_control_{};
+    FileToRestore auto_conf_{}; /* postgresql.auto.conf, rewritten with the recovery settings */
+    /* Delta restore: the entries left in place, per root (directories, links, files). */
+    std::map<const TargetDir *, std::set<std::string>> kept_;
     TransferCounters counters_;
+    RewriteCounters rewritten_;
+    RewriteCounters rewritten_anyway_; /* pg_control and postgresql.auto.conf: not reported */
+    PruneCounts removed_;
+    bool pruned_ = false; /* a delta restore into an existing directory */
     std::unique_ptr<ProgressMeter> meter_;
 };
 
@@ -275,15 +293,18 @@ Status Writer::MakeEntries() {
     for (size_t i = 0; i < manifest_.entries.size(); i++) {
         const BackupEntry &entry = manifest_.entries[i];
         auto [root, relative] = Locate(entry.path);
+        const bool kept = kept_[root].count(relative) > 0;
         switch (entry.kind) {
             case EntryKind::directory:
                 /* Owner-writable until its contents are in; SyncDirectories sets the mode. */
-                PG_ARK_RETURN_IF_ERROR(root->MakeDirectory(relative, 0700));
+                if (!kept) PG_ARK_RETURN_IF_ERROR(root->MakeDirectory(relative, 0700));
                 directories_.push_back({root, relative, entry.mode});
                 break;
             case EntryKind::symlink: {
                 auto tablespace = tablespaces_.find(entry.path);
-                if (tablespace != tablespaces_.end()) {
+                if (kept) {
+                    if (entry.path == "pg_wal") directories_.push_back({root, relative, 0700});
+                } else if (tablespace != tablespaces_.end()) {
                     PG_ARK_RETURN_IF_ERROR(root->MakeSymlink(relative, tablespace->second.path()));
                 } else if (entry.path == "pg_wal") {
                     /* A linked pg_wal points at the original server's WAL: the restored server
@@ -295,15 +316,21 @@ Status Writer::MakeEntries() {
                 }
                 break;
             }
-            case EntryKind::file:
+            case EntryKind::file: {
                 if (IsLeftOut(entry.path)) break;
+                FileToRestore file{&entry, root, relative, std::move(sources_[i]), kept, pruned_};
+                if (entry.path == kPgControl || entry.path == kAutoConf)
+                    file.report = false; /* written by every restore: not news */
                 if (entry.path == kPgControl)
-                    pg_control_ = {&entry, root, relative, std::move(sources_[i])};
+                    pg_control_ = std::move(file);
+                else if (entry.path == kAutoConf)
+                    auto_conf_ = std::move(file);
                 else
-                    files_.push_back({&entry, root, relative, std::move(sources_[i])});
+                    files_.push_back(std::move(file));
                 counters_.files_total++;
                 counters_.bytes_total += entry.size;
                 break;
+            }
         }
     }
     return Status::Ok();
@@ -337,11 +364,57 @@ Status Writer::OpenRoots(DirectoryState target_state, const std::vector<Tablespa
     return Status::Ok();
 }
 
+Status Writer::Prune() {
+    pruned_ = true;
+    /* First of all, so that from here on PostgreSQL refuses to start the directory. */
+    auto global = pgdata_->OpenDirectory("global");
+    if (global.ok()) {
+        if (unlinkat(global->get(), "pg_control", 0) != 0 && errno != ENOENT)
+            return ErrnoStatus(errno, fmt::format("could not remove \"{}\"",
+                                                  pgdata_->Describe(kPgControl)));
+        PG_ARK_RETURN_IF_ERROR(FsyncFd(global->get(), pgdata_->Describe("global")));
+    } else if (global.status().kind() != ErrorKind::not_found) {
+        return global.status();
+    }
+
+    std::map<const TargetDir *, std::map<std::string, Expected>> expected;
+    for (const BackupEntry &entry : manifest_.entries) {
+        if (entry.kind == EntryKind::file && IsLeftOut(entry.path)) continue;
+        auto [root, relative] = Locate(entry.path);
+        Expected what{entry.kind, entry.link_target};
+        auto tablespace = tablespaces_.find(entry.path);
+        if (tablespace != tablespaces_.end()) what.link_target = tablespace->second.path();
+        if (entry.kind == EntryKind::symlink && entry.path == "pg_wal")
+            what = {EntryKind::directory, ""}; /* as MakeEntries restores it */
+        expected[root].emplace(relative, std::move(what));
+    }
+    /* Written by every restore: replaced, not counted as removed or rewritten. */
+    const std::set<std::string> always_written = {kPgControl, kAutoConf, "recovery.signal",
+                                                  "standby.signal"},
+                                none;
+    for (const std::string &path : always_written)
+        expected[pgdata_.get()].emplace(path, Expected{EntryKind::file, ""});
+    std::vector<const TargetDir *> roots = {pgdata_.get()};
+    for (const auto &[link, location] : tablespaces_) roots.push_back(&location);
+    for (const TargetDir *root : roots) {
+        const bool is_pgdata = root == pgdata_.get();
+        auto removed = PruneTarget(*root, expected[root], !is_pgdata,
+                                   is_pgdata ? always_written : none, &kept_[root]);
+        if (!removed.ok()) return removed.status();
+        removed_.files += removed->files;
+        removed_.bytes += removed->bytes;
+    }
+    return Status::Ok();
+}
+
 Status Writer::WriteAllButControl(const std::string &restore_command) {
     PG_ARK_RETURN_IF_ERROR(MakeEntries());
     if (options_.progress) meter_ = std::make_unique<ProgressMeter>("restoring", &counters_);
     PG_ARK_RETURN_IF_ERROR(
-        RestoreFiles(repository_.storage(), files_, options_.workers, &counters_));
+        RestoreFiles(repository_.storage(), files_, options_.workers, &counters_, &rewritten_));
+    if (auto_conf_.entry != nullptr)
+        PG_ARK_RETURN_IF_ERROR(
+            RestoreFiles(repository_.storage(), {auto_conf_}, 1, &counters_, &rewritten_anyway_));
     PG_ARK_RETURN_IF_ERROR(SyncDirectories());
     std::vector<std::string> lines = RecoveryTargetLines(options_.target);
     if (!options_.primary_conninfo.empty())
@@ -351,7 +424,8 @@ Status Writer::WriteAllButControl(const std::string &restore_command) {
 }
 
 Status Writer::WriteControl() {
-    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), {pg_control_}, 1, &counters_));
+    PG_ARK_RETURN_IF_ERROR(
+        RestoreFiles(repository_.storage(), {pg_control_}, 1, &counters_, &rewritten_anyway_));
     meter_.reset();
     auto global = pgdata_->OpenDirectory("global");
     if (!global.ok()) return global.status();
@@ -362,7 +436,7 @@ Status Incomplete(const Status &status, const std::string &pgdata, bool control_
     return Status(
         status.kind(),
         fmt::format("{}; the restore into \"{}\" did not finish and left it incomplete{}: "
-                    "empty it and its tablespace locations before restoring again",
+                    "restore again with --delta, or empty it and its tablespace locations first",
                     status.message(), pgdata,
                     control_written ? ""
                                     : " (without global/pg_control, so PostgreSQL "
@@ -418,17 +492,27 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
     auto tablespaces = PlanTablespaces(*manifest, options);
     if (!tablespaces.ok()) return tablespaces.status();
 
-    auto target_state = CheckAbsentOrEmpty(options.pgdata, "target directory");
+    auto target_state = CheckWritable(options.pgdata, "target directory", options.delta);
     if (!target_state.ok()) return target_state.status();
+    bool in_place = *target_state == DirectoryState::not_empty;
+    if (in_place) {
+        PG_ARK_RETURN_IF_ERROR(CheckLooksLikeDataDirectory(options.pgdata));
+        PG_ARK_RETURN_IF_ERROR(CheckNoServerRunning(options.pgdata));
+    }
     for (Tablespace &tablespace : *tablespaces) {
-        auto state = CheckAbsentOrEmpty(tablespace.location, "tablespace location");
+        auto state = CheckWritable(tablespace.location, "tablespace location", options.delta);
         if (!state.ok()) return state.status();
         tablespace.state = *state;
+        in_place |= *state == DirectoryState::not_empty;
     }
 
     Writer writer(repository, options, *manifest, std::move(sources));
     /* Empty directories at most are left if this fails: a second try accepts them. */
     PG_ARK_RETURN_IF_ERROR(writer.OpenRoots(*target_state, *tablespaces));
+    if (in_place) {
+        Status pruned = writer.Prune();
+        if (!pruned.ok()) return Incomplete(pruned, options.pgdata, false);
+    }
     Status written = writer.WriteAllButControl(*restore_command);
     if (!written.ok()) return Incomplete(written, options.pgdata, false);
     written = writer.WriteControl();
@@ -438,6 +522,11 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
     result.backup_id = id;
     result.files = writer.counters().files_total;
     result.bytes = writer.counters().bytes_total;
+    result.files_rewritten = writer.rewritten().files;
+    result.bytes_rewritten = writer.rewritten().bytes;
+    result.files_unchanged = writer.compared_files() - result.files_rewritten;
+    result.files_removed = writer.removed().files;
+    result.bytes_removed = writer.removed().bytes;
     return result;
 }
 

@@ -24,6 +24,14 @@
  * never ends recovery). A linked pg_wal is restored as a directory, so the new server cannot
  * write into the original server's WAL.
  *
+ * Delta restore (options.delta) goes into an existing data directory, which must hold PG_VERSION
+ * and no running server (postmaster.pid naming a live process is refused). It first removes
+ * global/pg_control, so that an interrupted delta restore leaves a directory PostgreSQL refuses
+ * to start, then everything the backup does not have (delta_target.h: never through a link; in
+ * a tablespace location, other major versions' directories stay), then restores as above with
+ * each existing file compared part by part and written only where it differs
+ * (restore_files.h). The result is the same as a restore into an empty directory.
+ *
  * An incremental or differential backup is restored from its chain (restore_chain.h): the
  * files, directories and links are the chosen backup's, and each file stored as changed blocks
  * takes its other blocks from the newest ancestor that has them, read straight from that
@@ -58,12 +66,22 @@ struct RestoreOptions {
     int workers = 2;           /* 1..kMaxProcessMax */
     bool progress = false;     /* draw progress on stderr (a terminal) */
     std::string pg_ark_binary; /* absolute path used in restore_command */
+    /* The target (and each tablespace location) may be an existing data directory of a stopped
+     * server: only what differs from the backup is written, and what it lacks is removed. */
+    bool delta = false;
 };
 
 struct RestoreResult {
     std::string backup_id;
     uint64_t files = 0; /* files written (directories and links not counted) */
     uint64_t bytes = 0; /* their total size */
+    /* Of those, created or changed (written in any byte or resized), and the bytes written;
+     * global/pg_control and postgresql.auto.conf, written by every restore, are not counted. */
+    uint64_t files_rewritten = 0;
+    uint64_t bytes_rewritten = 0;
+    uint64_t files_unchanged = 0; /* the other files, left as they were */
+    uint64_t files_removed = 0; /* delta: files and links the backup does not have */
+    uint64_t bytes_removed = 0;
 };
 
 /*

@@ -9,6 +9,7 @@
 #include "restore_files.h"
 
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -21,6 +22,8 @@
 #include <mutex>
 #include <thread>
 
+#include "log.h"
+#include "sha256.h"
 #include "stored_object.h"
 
 namespace pg_ark {
@@ -47,13 +50,70 @@ Status PwriteAll(int fd, const uint8_t *data, size_t size, uint64_t offset,
     return Status::Ok();
 }
 
+Status PreadAll(int fd, uint8_t *data, size_t size, uint64_t offset, const std::string &path) {
+    while (size > 0) {
+        ssize_t n = pread(fd, data, size, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoStatus(errno, fmt::format("could not read file \"{}\"", path));
+        /* The file was sized before any worker started: a short read means it shrank under us. */
+        if (n == 0)
+            return Status(ErrorKind::io_error,
+                          fmt::format("file \"{}\" shrank during the restore", path));
+        data += n;
+        size -= static_cast<size_t>(n);
+        offset += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+}
+
+/* True when the part's pieces are all of its bytes, in order: its SHA-256 describes them. */
+bool CoversPart(const SourcePart &source) {
+    uint64_t next = 0;
+    for (const Piece &piece : source.pieces) {
+        if (piece.part_offset != next) return false;
+        next += piece.length;
+    }
+    return next == source.part->size;
+}
+
+/* Whether the file's bytes at the pieces hash to the part's SHA-256. */
+Result<bool> SameBytes(int fd, const SourcePart &source, const std::string &path) {
+    constexpr size_t kChunk = 1 << 20;
+    std::vector<uint8_t> buffer(kChunk);
+    Sha256 hash;
+    for (const Piece &piece : source.pieces) {
+        for (uint64_t done = 0; done < piece.length;) {
+            size_t size = static_cast<size_t>(std::min<uint64_t>(kChunk, piece.length - done));
+            PG_ARK_RETURN_IF_ERROR(PreadAll(fd, buffer.data(), size, piece.file_offset + done, path));
+            hash.Update(buffer.data(), size);
+            done += size;
+        }
+    }
+    return hash.Finish() == source.part->sha256;
+}
+
+/* A read-only file left in place gets written all the same; Finish sets its mode after. */
+Status MakeOwnerWritable(const FileToRestore &file) {
+    auto fd = file.root->OpenFile(file.relative, O_RDONLY);
+    if (!fd.ok()) return fd.status();
+    struct stat st;
+    if (fstat(fd->get(), &st) == 0 && (st.st_mode & S_IWUSR) != 0) return Status::Ok();
+    if (fchmod(fd->get(), 0600) != 0)
+        return ErrnoStatus(errno, fmt::format("could not make file \"{}\" writable",
+                                              file.root->Describe(file.relative)));
+    return Status::Ok();
+}
+
 class FilePool {
   public:
-    FilePool(Storage &storage, const std::vector<FileToRestore> &files, TransferCounters *counters)
+    FilePool(Storage &storage, const std::vector<FileToRestore> &files, TransferCounters *counters,
+             RewriteCounters *rewritten)
         : storage_(storage),
           files_(files),
           counters_(counters),
-          remaining_(new std::atomic<size_t>[files.size()]) {}
+          rewritten_(rewritten),
+          remaining_(new std::atomic<size_t>[files.size()]),
+          changed_(new std::atomic<bool>[files.size()]) {}
 
     Status CreateAll();
     Status Run(int workers);
@@ -62,13 +122,17 @@ class FilePool {
     void Work();
     uint64_t JobSize(const PartJob &job) const;
     Status WritePart(const PartJob &job);
-    Status Finish(const FileToRestore &file, int fd);
+    /* Writes a range of the file, or (in place) only if it differs from what is there. */
+    Status Put(size_t file, int fd, const uint8_t *data, size_t size, uint64_t offset);
+    Status Finish(size_t file, int fd);
 
     Storage &storage_;
     const std::vector<FileToRestore> &files_;
     TransferCounters *counters_;
+    RewriteCounters *rewritten_;
     std::vector<PartJob> jobs_;                        /* largest part first */
     std::unique_ptr<std::atomic<size_t>[]> remaining_; /* parts not yet written, per file */
+    std::unique_ptr<std::atomic<bool>[]> changed_;     /* created, resized or written, per file */
     std::atomic<size_t> next_job_{0};
     std::atomic<bool> failed_{false};
     std::mutex mutex_;
@@ -79,9 +143,18 @@ Status FilePool::CreateAll() {
     for (size_t i = 0; i < files_.size(); i++) {
         const FileToRestore &file = files_[i];
         std::string path = file.root->Describe(file.relative);
-        auto fd = file.root->OpenFile(file.relative, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (file.in_place) PG_ARK_RETURN_IF_ERROR(MakeOwnerWritable(file));
+        auto fd = file.in_place ? file.root->OpenFile(file.relative, O_WRONLY)
+                                : file.root->OpenFile(file.relative, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (!fd.ok()) return fd.status();
-        if (ftruncate(fd->get(), static_cast<off_t>(file.entry->size)) != 0)
+        changed_[i] = !file.in_place;
+        if (file.in_place) {
+            struct stat st;
+            if (fstat(fd->get(), &st) != 0)
+                return ErrnoStatus(errno, fmt::format("could not stat file \"{}\"", path));
+            changed_[i] = static_cast<uint64_t>(st.st_size) != file.entry->size;
+        }
+        if (changed_[i] && ftruncate(fd->get(), static_cast<off_t>(file.entry->size)) != 0)
             return ErrnoStatus(errno, fmt::format("could not set the size of file \"{}\"", path));
         remaining_[i] = file.sources.size();
         /* Even an empty file's fsync costs a journal commit: leave it to the pool too. */
@@ -121,13 +194,26 @@ void FilePool::Work() {
 
 Status FilePool::WritePart(const PartJob &job) {
     const FileToRestore &file = files_[job.file];
+    const int open_flags = file.in_place ? O_RDWR : O_WRONLY;
     if (job.part == kNoPart) {
-        auto out = file.root->OpenFile(file.relative, O_WRONLY);
+        auto out = file.root->OpenFile(file.relative, open_flags);
         if (!out.ok()) return out.status();
-        return Finish(file, out->get());
+        return Finish(job.file, out->get());
     }
     const SourcePart &source = file.sources[job.part];
     const BackupPart &part = *source.part;
+    auto out = file.root->OpenFile(file.relative, open_flags);
+    if (!out.ok()) return out.status();
+    std::string path = file.root->Describe(file.relative);
+    if (file.in_place && CoversPart(source)) {
+        auto same = SameBytes(out->get(), source, path);
+        if (!same.ok()) return same.status();
+        if (*same) {
+            counters_->bytes_done += part.size;
+            if (remaining_[job.file].fetch_sub(1) == 1) return Finish(job.file, out->get());
+            return Status::Ok();
+        }
+    }
     auto restore_error = [&file](ErrorKind kind, const std::string &why) {
         return Status(kind,
                       fmt::format("could not restore file \"{}\": {}", file.entry->path, why));
@@ -143,10 +229,6 @@ Status FilePool::WritePart(const PartJob &job) {
                                  fmt::format("stored object \"{}\" is missing", what));
         return restore_error(in.status().kind(), in.status().message());
     }
-    auto out = file.root->OpenFile(file.relative, O_WRONLY);
-    if (!out.ok()) return out.status();
-
-    std::string path = file.root->Describe(file.relative);
     uint64_t written = 0; /* original bytes of the part decoded so far */
     size_t piece = 0;     /* the first piece not wholly written yet */
     auto decoded = DecodeObject(
@@ -164,9 +246,9 @@ Status FilePool::WritePart(const PartJob &job) {
                 uint64_t from = std::max(begin, p.part_offset);
                 uint64_t to = std::min(end, p.part_offset + p.length);
                 if (from < to) {
-                    PG_ARK_RETURN_IF_ERROR(PwriteAll(out->get(), data + (from - begin),
-                                                     static_cast<size_t>(to - from),
-                                                     p.file_offset + (from - p.part_offset), path));
+                    PG_ARK_RETURN_IF_ERROR(Put(job.file, out->get(), data + (from - begin),
+                                               static_cast<size_t>(to - from),
+                                               p.file_offset + (from - p.part_offset)));
                     counters_->bytes_done += to - from;
                 }
                 if (p.part_offset + p.length > end) break; /* the rest comes with later bytes */
@@ -196,11 +278,27 @@ Status FilePool::WritePart(const PartJob &job) {
     for (const Piece &p : source.pieces)
         (void)sync_file_range(out->get(), static_cast<off_t>(p.file_offset),
                               static_cast<off_t>(p.length), SYNC_FILE_RANGE_WRITE);
-    if (remaining_[job.file].fetch_sub(1) == 1) return Finish(file, out->get());
+    if (remaining_[job.file].fetch_sub(1) == 1) return Finish(job.file, out->get());
     return Status::Ok();
 }
 
-Status FilePool::Finish(const FileToRestore &file, int fd) {
+Status FilePool::Put(size_t index, int fd, const uint8_t *data, size_t size, uint64_t offset) {
+    const FileToRestore &file = files_[index];
+    std::string path = file.root->Describe(file.relative);
+    if (file.in_place) {
+        thread_local std::vector<uint8_t> present;
+        present.resize(size);
+        PG_ARK_RETURN_IF_ERROR(PreadAll(fd, present.data(), size, offset, path));
+        if (memcmp(present.data(), data, size) == 0) return Status::Ok();
+    }
+    PG_ARK_RETURN_IF_ERROR(PwriteAll(fd, data, size, offset, path));
+    changed_[index] = true;
+    rewritten_->bytes += size;
+    return Status::Ok();
+}
+
+Status FilePool::Finish(size_t index, int fd) {
+    const FileToRestore &file = files_[index];
     std::string path = file.root->Describe(file.relative);
     if (fchmod(fd, static_cast<mode_t>(file.entry->mode & 07777)) != 0)
         return ErrnoStatus(errno, fmt::format("could not set the mode of file \"{}\"", path));
@@ -209,16 +307,21 @@ Status FilePool::Finish(const FileToRestore &file, int fd) {
     times[0].tv_nsec = times[1].tv_nsec = 0;
     if (futimens(fd, times) != 0)
         return ErrnoStatus(errno, fmt::format("could not set the times of file \"{}\"", path));
+    /* Also for a file left as it was: the server that wrote it may not have synced it. */
     PG_ARK_RETURN_IF_ERROR(FsyncFd(fd, path));
     counters_->files_done++;
+    if (changed_[index]) {
+        rewritten_->files++;
+        if (file.report) Log(LogLevel::info, "delta restore: rewrote \"{}\"", path);
+    }
     return Status::Ok();
 }
 
 }  // namespace
 
 Status RestoreFiles(Storage &storage, const std::vector<FileToRestore> &files, int workers,
-                    TransferCounters *counters) {
-    FilePool pool(storage, files, counters);
+                    TransferCounters *counters, RewriteCounters *rewritten) {
+    FilePool pool(storage, files, counters, rewritten);
     PG_ARK_RETURN_IF_ERROR(pool.CreateAll());
     return pool.Run(workers);
 }

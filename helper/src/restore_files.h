@@ -13,10 +13,17 @@
  * (swapped, stale) is caught too. Either failure is ErrorKind::corrupt naming the file and the
  * object. The worker that writes a file's last part fsyncs it and sets its mode and mtime. After
  * the first failure the workers take no more parts; what was written stays.
+ *
+ * A file restored in place (delta restore) already exists: it is cut or extended to its size and
+ * each part compared before anything is written. A part whose pieces are all of its bytes is
+ * compared by the SHA-256 of the file's bytes there, without reading the repository; only when
+ * that differs, or for a part supplying some of its bytes (older backups of a chain), is the part
+ * decoded, and then only the ranges that differ are written.
  */
 #ifndef PG_ARK_HELPER_RESTORE_FILES_H
 #define PG_ARK_HELPER_RESTORE_FILES_H
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -33,15 +40,23 @@ struct FileToRestore {
     const TargetDir *root; /* the data directory or a tablespace location */
     std::string relative;  /* where below root */
     std::vector<SourcePart> sources; /* restore_chain.h: the parts and what each supplies */
+    bool in_place = false; /* exists: compare, write only what differs (delta restore) */
+    bool report = false;   /* log it (info) when created or changed (delta restore) */
+};
+
+/* What a restore changed in files that existed or were missing: its delta. */
+struct RewriteCounters {
+    std::atomic<uint64_t> files{0}; /* files created or changed in any byte or size */
+    std::atomic<uint64_t> bytes{0}; /* bytes written */
 };
 
 /*
- * Creates every file (it must not exist) with its final size, then decodes every source part
+ * Creates every file (it must not exist unless in_place) with its final size, then decodes every source part
  * with `workers` threads, writing only its pieces. Bumps counters' done fields; the caller sets
  * the totals.
  */
 Status RestoreFiles(Storage &storage, const std::vector<FileToRestore> &files, int workers,
-                    TransferCounters *counters);
+                    TransferCounters *counters, RewriteCounters *rewritten);
 
 }  // namespace pg_ark
 

@@ -953,6 +953,8 @@ on an error.
 $ark->restore_node($name, @args) restores with `pg_ark restore` into the data directory of a
 new PostgreSQL::Test::Cluster named $name and makes it startable on its own port, not
 archiving; returns ($node, $rc, $stdout, $stderr). The node is not started.
+$ark->restore_into($node, @args) does the same into an existing node's data directory (with
+--delta, say) and returns ($rc, $stdout, $stderr).
 
 PgArkTest::dumpall($node, @extra) returns pg_dumpall's output (without its random \restrict
 lines); @extra are more pg_dumpall arguments (e.g. --exclude-database=big).
@@ -985,6 +987,12 @@ sub restore_node
 {
 	my ($self, $name, @args) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
+	return ($node, $self->restore_into($node, @args));
+}
+
+sub restore_into
+{
+	my ($self, $node, @args) = @_;
 	my ($rc, $out, $err) = $self->run_cli('restore', '--config', $self->{config}, '--cluster',
 		$self->{cluster}, '--pgdata', $node->data_dir, @args);
 	if ($rc == 0)
@@ -995,7 +1003,7 @@ port = ${\$node->port}
 archive_mode = off
 ));
 	}
-	return ($node, $rc, $out, $err);
+	return ($rc, $out, $err);
 }
 
 sub dumpall

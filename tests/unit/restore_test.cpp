@@ -9,10 +9,13 @@
 #include "restore.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -793,6 +796,233 @@ TEST_F(RestoreTest, WorkersOutOfRangeRefused) {
         EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
     }
     EXPECT_FALSE(PathExists(target_dir_.Sub("data")));
+}
+
+
+/* ---------------------------------------------------------------- delta restore */
+
+class DeltaRestoreTest : public RestoreTest {
+  protected:
+    /* A typical backup restored into the target, ready for a delta restore over it. */
+    void SetUpRestored() {
+        BuildTypicalBackup(&backup_);
+        auto result = Restore(repository_, Options());
+        ASSERT_TRUE(result.ok()) << result.status().message();
+    }
+
+    RestoreOptions DeltaOptions() const {
+        RestoreOptions options = Options();
+        options.delta = true;
+        return options;
+    }
+
+    /* Every file of the backup is back, byte for byte, with its mode and mtime. */
+    void ExpectAsBackedUp() {
+        for (const auto &[path, file] : backup_.files()) {
+            SCOPED_TRACE(path);
+            if (path == "postgresql.auto.conf") continue;
+            struct stat st = Lstat(Restored(path));
+            ASSERT_TRUE(S_ISREG(st.st_mode));
+            EXPECT_TRUE(ReadFileBytes(Restored(path)) == file.content);
+            EXPECT_EQ(st.st_mode & 07777, file.mode);
+            EXPECT_EQ(st.st_mtime, file.mtime);
+        }
+        EXPECT_EQ(ReadLink(Restored("log")), "/var/log/postgresql");
+        EXPECT_EQ(ReadFileBytes(Restored("recovery.signal")), "");
+        std::string conf = ReadFileBytes(Restored("postgresql.auto.conf"));
+        EXPECT_EQ(conf.find("# added by pg_ark"), conf.rfind("# added by pg_ark")) << conf;
+    }
+
+    BackupBuilder backup_{&repository_, 1763789473};
+};
+
+TEST_F(DeltaRestoreTest, UnchangedTargetRewritesNothing) {
+    SetUpRestored();
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->files_rewritten, 0u);
+    EXPECT_EQ(result->bytes_rewritten, 0u);
+    EXPECT_EQ(result->files_removed, 0u);
+    /* All but pg_control and postgresql.auto.conf, which every restore writes. */
+    EXPECT_EQ(result->files_unchanged, backup_.files().size() - 2);
+    ExpectAsBackedUp();
+}
+
+TEST_F(DeltaRestoreTest, RewritesOnlyWhatDiffersAndRemovesWhatTheBackupLacks) {
+    SetUpRestored();
+    FlipByte(Restored(kBigFile), 150000); /* its second part */
+    ASSERT_EQ(unlink(Restored("base/1/1259").c_str()), 0);
+    const std::string ts_file = std::string(kTablespaceLink) + "/PG_15_202209061/5/16390";
+    ASSERT_EQ(truncate(Restored(ts_file).c_str(), 50000), 0);
+    ASSERT_EQ(unlink(Restored("backup_label").c_str()), 0); /* a directory in its place */
+    ASSERT_EQ(mkdir(Restored("backup_label").c_str(), 0700), 0);
+    WriteFileBytes(Restored("backup_label/inside"), "xyz");
+    ASSERT_EQ(unlink(Restored("log").c_str()), 0);
+    ASSERT_EQ(symlink("/elsewhere", Restored("log").c_str()), 0);
+    /* Extras: */
+    WriteFileBytes(Restored("base/5/extra"), "12345");
+    ASSERT_EQ(mkdir(Restored("base/99").c_str(), 0700), 0);
+    WriteFileBytes(Restored("base/99/f"), "abc");
+    WriteFileBytes(Restored("pg_wal/000000010000000000000001"), std::string(16, 'w'));
+    WriteFileBytes(Restored("standby.signal"), "");
+    WriteFileBytes(tablespace_dir_.Sub("ts1/PG_15_202209061/5/extra"), "1234567");
+    /* Another major version's directory in the same location stays. */
+    ASSERT_EQ(mkdir(tablespace_dir_.Sub("ts1/PG_14_202107181").c_str(), 0700), 0);
+    WriteFileBytes(tablespace_dir_.Sub("ts1/PG_14_202107181/keep"), "14");
+
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    ExpectAsBackedUp();
+    /* The big file (one part), 1259 (missing), the cut file, backup_label (was a directory). */
+    EXPECT_EQ(result->files_rewritten, 4u);
+    EXPECT_GT(result->bytes_rewritten, 8192u + 1 + 3 + 50007);
+    EXPECT_LE(result->bytes_rewritten,
+              8192u + kPartSize + (kPartSize + 7) + backup_.files().at("backup_label").content.size());
+    EXPECT_EQ(result->files_unchanged, backup_.files().size() - 2 - 4);
+    EXPECT_EQ(result->files_removed, 4u);
+    EXPECT_EQ(result->bytes_removed, 5u + 3 + 16 + 7);
+    EXPECT_FALSE(PathExists(Restored("base/5/extra")));
+    EXPECT_FALSE(PathExists(Restored("base/99")));
+    EXPECT_FALSE(PathExists(Restored("standby.signal")));
+    EXPECT_TRUE(ListAllEntries(Restored("pg_wal")) == std::vector<std::string>{"archive_status"});
+    EXPECT_EQ(ReadFileBytes(tablespace_dir_.Sub("ts1/PG_14_202107181/keep")), "14");
+}
+
+TEST_F(DeltaRestoreTest, RunningServerRefusedUntouched) {
+    SetUpRestored();
+    WriteFileBytes(Restored("postmaster.pid"), std::to_string(getpid()) + "\n" + Restored(""));
+    FlipByte(Restored(kBigFile), 10);
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(),
+                {"running", std::to_string(getpid()), "stop it before a delta restore"});
+    EXPECT_TRUE(PathExists(Restored("global/pg_control")));
+    EXPECT_NE(ReadFileBytes(Restored(kBigFile)), backup_.files().at(kBigFile).content);
+}
+
+TEST_F(DeltaRestoreTest, PidFileOfAGoneServerIsRemoved) {
+    SetUpRestored();
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) _exit(0);
+    ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    WriteFileBytes(Restored("postmaster.pid"), std::to_string(child) + "\n");
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_FALSE(PathExists(Restored("postmaster.pid")));
+    EXPECT_EQ(result->files_removed, 1u);
+}
+
+TEST_F(DeltaRestoreTest, SharedMemoryStillAttachedIsRefused) {
+    SetUpRestored();
+    /* A killed postmaster's backends keep its segment attached: as here, this process. */
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    ASSERT_GE(id, 0);
+    void *attached = shmat(id, nullptr, 0);
+    ASSERT_NE(attached, reinterpret_cast<void *>(-1));
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) _exit(0);
+    ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    WriteFileBytes(Restored("postmaster.pid"), fmt::format("{}\n{}\n1700000000\n5432\n/tmp\n"
+                                                           "localhost\n  5432001 {}\nready\n",
+                                                           child, Restored(""), id));
+    auto result = Restore(repository_, DeltaOptions());
+    shmdt(attached);
+    shmctl(id, IPC_RMID, nullptr);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(), {"still running", std::to_string(id)});
+    EXPECT_TRUE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(DeltaRestoreTest, DirectoryWithoutPgVersionRefusedUntouched) {
+    BuildTypicalBackup(&backup_);
+    ASSERT_EQ(mkdir(target_dir_.Sub("data").c_str(), 0700), 0);
+    WriteFileBytes(target_dir_.Sub("data/notes.txt"), "mine");
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::invalid_argument);
+    ExpectNames(result.status().message(), {"PG_VERSION", "--delta"});
+    EXPECT_EQ(ListAllEntries(target_dir_.Sub("data")), std::vector<std::string>{"notes.txt"});
+}
+
+TEST_F(DeltaRestoreTest, WithoutDeltaAnExistingDataDirectoryIsRefusedNamingTheOption) {
+    SetUpRestored();
+    auto result = Restore(repository_, Options());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::conflict);
+    ExpectNames(result.status().message(), {"--delta"});
+}
+
+TEST_F(DeltaRestoreTest, LinksInsideTheTargetAreRemovedNotFollowed) {
+    SetUpRestored();
+    /* base/5 replaced by a link to a directory outside the target holding a file of its name. */
+    std::string outside = tablespace_dir_.Sub("outside");
+    ASSERT_EQ(mkdir(outside.c_str(), 0700), 0);
+    WriteFileBytes(outside + "/16384", "not yours");
+    WriteFileBytes(outside + "/other", "not yours either");
+    TempDir::RemoveTree(Restored("base/5"));
+    ASSERT_EQ(symlink(outside.c_str(), Restored("base/5").c_str()), 0);
+
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    ExpectAsBackedUp();
+    EXPECT_TRUE(S_ISDIR(Lstat(Restored("base/5")).st_mode));
+    EXPECT_EQ(ReadFileBytes(outside + "/16384"), "not yours");
+    EXPECT_EQ(ReadFileBytes(outside + "/other"), "not yours either");
+}
+
+TEST_F(DeltaRestoreTest, FailureLeavesNoPgControl) {
+    SetUpRestored();
+    FlipByte(Restored(kBigFile), 150000);
+    FlipByte(backup_.ObjectPath(repo_dir_.path(), kBigFile, 1), 40);
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+    ExpectNames(result.status().message(), {kBigFile, "incomplete", "--delta"});
+    EXPECT_FALSE(PathExists(Restored("global/pg_control")));
+}
+
+TEST_F(DeltaRestoreTest, ReadOnlyFileIsRewrittenAndKeepsItsMode) {
+    SetUpRestored();
+    ASSERT_EQ(chmod(Restored("base/5/readonly").c_str(), 0600), 0);
+    WriteFileBytes(Restored("base/5/readonly"), "read ONLY\n");
+    ASSERT_EQ(chmod(Restored("base/5/readonly").c_str(), 0400), 0);
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    EXPECT_EQ(result->files_rewritten, 1u);
+    ExpectAsBackedUp();
+}
+
+TEST_F(ChainRestoreTest, DeltaRestoreOfAChainRewritesTheDamagedBlocksOnly) {
+    BuildChain();
+    auto result = Restore(repository_, Options());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    /* Block 0 comes from I2 (a part it supplies whole), block 5 from F (a part it supplies in
+     * part: compared by decoding it). */
+    FlipByte(Restored("base/5/16384"), 100);
+    FlipByte(Restored("base/5/16384"), 5 * kPage + 100);
+    RestoreOptions options = Options();
+    options.delta = true;
+    result = Restore(repository_, options);
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    for (const auto &[path, file] : expected_) {
+        SCOPED_TRACE(path);
+        EXPECT_TRUE(ReadFileBytes(Restored(path)) == file.content);
+    }
+    EXPECT_EQ(result->files_rewritten, 1u);
+    EXPECT_GE(result->bytes_rewritten, 2 * kPage);
+    EXPECT_LT(result->bytes_rewritten, 9 * kPage);
+}
+
+TEST_F(DeltaRestoreTest, IntoAnAbsentDirectoryIsAPlainRestore) {
+    BuildTypicalBackup(&backup_);
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    ExpectAsBackedUp();
+    EXPECT_EQ(result->files_removed, 0u);
 }
 
 
