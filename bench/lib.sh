@@ -375,6 +375,18 @@ timed() {
     ELAPSED_US=$(( $(now_us) - t0 ))
 }
 
+# timed_cpu LOG CMD...: as timed, with CMD under GNU time (TIME_BIN, /usr/bin/time); also sets
+# CPU_USER and CPU_SYS (seconds of CPU used by CMD and the children it waited for) and FS_IN,
+# FS_OUT (its file system inputs and outputs, in 512-byte blocks: what reached the disk). GNU
+# time's line "cpu U S I O" ends LOG.
+TIME_BIN=${TIME_BIN:-/usr/bin/time}
+timed_cpu() {
+    local log=$1
+    shift
+    timed "$log" "$TIME_BIN" -f 'cpu %U %S %I %O' "$@"
+    read -r _ CPU_USER CPU_SYS FS_IN FS_OUT < <(grep '^cpu ' "$log" | tail -n 1)
+}
+
 fmt_s() { awk -v u="$1" 'BEGIN { printf "%.3f s", u / 1e6 }'; } # microseconds as "1.234 s"
 
 sum_bytes() { # total size of the files find(1) selects

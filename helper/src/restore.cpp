@@ -44,6 +44,7 @@ namespace {
 
 constexpr const char *kPgControl = "global/pg_control";
 constexpr const char *kAutoConf = "postgresql.auto.conf";
+constexpr const char *kPgVersion = "PG_VERSION";
 constexpr const char *kTablespacePrefix = "pg_tblspc/";
 
 /*
@@ -251,7 +252,7 @@ class Writer {
     const TransferCounters &counters() const { return counters_; }
     const RewriteCounters &rewritten() const { return rewritten_; }
     const PruneCounts &removed() const { return removed_; }
-    uint64_t compared_files() const { return files_.size(); }
+    uint64_t compared_files() const { return files_.size() + early_files_; }
 
   private:
     /* The directory an entry is written into, and its path there. */
@@ -276,6 +277,7 @@ class Writer {
     RewriteCounters rewritten_anyway_; /* pg_control and postgresql.auto.conf: not reported */
     PruneCounts removed_;
     bool pruned_ = false; /* a delta restore into an existing directory */
+    size_t early_files_ = 0; /* written before the pool (PG_VERSION) */
     std::unique_ptr<ProgressMeter> meter_;
 };
 
@@ -321,6 +323,17 @@ Status Writer::MakeEntries() {
                 FileToRestore file{&entry, root, relative, std::move(sources_[i]), kept, pruned_};
                 if (entry.path == kPgControl || entry.path == kAutoConf)
                     file.report = false; /* written by every restore: not news */
+                if (entry.path == kPgVersion) {
+                    /* Now, ahead of the pool (and of every directory, which sort after it): a
+                     * directory holding it is one --delta accepts, so a restore interrupted
+                     * from here on can be finished with --delta. */
+                    counters_.files_total++;
+                    counters_.bytes_total += entry.size;
+                    PG_ARK_RETURN_IF_ERROR(RestoreFiles(repository_.storage(), {file}, 1,
+                                                        &counters_, &rewritten_));
+                    early_files_++;
+                    break;
+                }
                 if (entry.path == kPgControl)
                     pg_control_ = std::move(file);
                 else if (entry.path == kAutoConf)

@@ -6,6 +6,8 @@
 #       the source (pg_dumpall, amcheck);
 #     - over a cluster that ran and diverged, it brings back the backup's data;
 #     - a running server is refused and keeps running, untouched;
+#     - a restore killed with -9 half-way leaves a directory PostgreSQL refuses to start, and
+#       --delta finishes it;
 #     - the documented command runs as written.
 use strict;
 use warnings;
@@ -14,6 +16,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgArkTest;
+use POSIX ();
+use IPC::Run ();
 
 my ($source, $ark) = PgArkTest::start_archiving_node('source');
 sub sql { return $source->safe_psql('postgres', $_[0]); }
@@ -34,7 +38,9 @@ my %file = map { $_ => sql("SELECT pg_relation_filepath('$_')") }
   qw(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history);
 my $dboid = sql("SELECT oid FROM pg_database WHERE datname = 'postgres'");
 
-my ($node, $rc, $out, $err) = $ark->restore_node('target');
+our $node;
+my ($rc, $out, $err);
+($node, $rc, $out, $err) = $ark->restore_node('target');
 is($rc, 0, 'a plain restore into a new directory') or diag($err);
 my $pgdata = $node->data_dir;
 
@@ -55,7 +61,8 @@ sub delta
 # Starts the node, waits for the end of recovery; its data must be the source's.
 sub check_data
 {
-	my ($what) = @_;
+	my ($what, $node) = @_;
+	$node //= $main::node;
 	$node->start;
 	PgArkTest::poll_until(sub { $node->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' },
 		"$what: recovery ends");
@@ -150,6 +157,37 @@ $node->append_conf('postgresql.conf', "port = ${\ $node->port}\narchive_mode = o
 check_data('documented delta restore');
 
 $node->stop;
+
+# 7. A restore killed with -9 half-way: PostgreSQL refuses to start what it left, and --delta
+# finishes it. One stored object is swapped for a FIFO, so one worker blocks opening it while
+# the other writes every other file: the restore is surely half-way when it is killed.
+my $objects = $ark->repo . '/' . $ark->cluster . "/backup/$backup->{backup_id}/data";
+opendir(my $dh, $objects) or die "opendir $objects: $!";
+my ($largest) = sort { -s "$objects/$b" <=> -s "$objects/$a" } grep { /\.ark$/ } readdir $dh;
+closedir $dh;
+rename("$objects/$largest", "$objects/$largest.saved") or die;
+POSIX::mkfifo("$objects/$largest", 0600) or die "mkfifo: $!";
+my $interrupted = PostgreSQL::Test::Cluster->new('interrupted');
+my $idata = $interrupted->data_dir;
+my ($kout, $kerr) = ('', '');
+my $restore = IPC::Run::start(
+	[ PgArkTest::pg_ark_bin(), 'restore', '--config', $ark->config_file, '--cluster', $ark->cluster,
+		'--pgdata', $idata, '--process-max', '2' ],
+	'<', '/dev/null', '>', \$kout, '2>', \$kerr);
+PgArkTest::poll_until(sub { -f "$idata/PG_VERSION" && -d "$idata/base/$dboid" && -f "$idata/$file{pgbench_branches}" },
+	'the restore is under way');
+$restore->signal('KILL');
+$restore->finish;
+unlink("$objects/$largest") or die;
+rename("$objects/$largest.saved", "$objects/$largest") or die;
+ok(!-e "$idata/global/pg_control", 'killed: no pg_control was written');
+$interrupted->append_conf('postgresql.conf', "port = ${\ $interrupted->port}\narchive_mode = off\n");
+ok(!$interrupted->start(fail_ok => 1), 'killed: PostgreSQL refuses to start the half-restored directory');
+($rc, $out, $err) = $ark->restore_into($interrupted, '--delta');
+is($rc, 0, 'killed: restore --delta finishes it') or diag($err);
+check_data('after a killed restore finished by --delta', $interrupted);
+$interrupted->stop;
+
 $source->stop;
 $ark->stop;
 done_testing();
