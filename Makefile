@@ -12,7 +12,7 @@ OBJS = extension/pg_ark.o extension/archive_module.o extension/helper_client.o \
        extension/block_tracker_shmem.o extension/block_tracker_worker.o \
        extension/block_tracking_functions.o \
        common/protocol.o common/backup_protocol.o common/wal_name.o common/fd_passing.o \
-       common/block_map.o
+       common/block_map.o common/command_protocol.o
 DATA = extension/pg_ark--0.1.sql
 PGFILEDESC = "pg_ark - backup and recovery for PostgreSQL"
 

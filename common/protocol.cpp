@@ -32,7 +32,7 @@ uint32_t LoadU32(const uint8_t *in) {
 
 bool IsKnownType(uint16_t type) {
     return type >= static_cast<uint16_t>(MessageType::reply) &&
-           type <= static_cast<uint16_t>(MessageType::backup_record);
+           type <= static_cast<uint16_t>(MessageType::row_record);
 }
 
 }  // namespace

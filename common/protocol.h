@@ -48,6 +48,9 @@ enum class MessageType : uint16_t {
     backup_cancel = 8,
     catalog_query = 9,
     backup_record = 10,
+    /* Maintenance: see command_protocol.h. */
+    command = 11,
+    row_record = 12,
 };
 
 enum class DecodeResult {

@@ -17,6 +17,7 @@
 #include "changed_blocks.h"
 #include "incremental_plan.h"
 #include "log.h"
+#include "pause.h"
 #include "stored_object.h"
 
 namespace pg_ark {
@@ -244,6 +245,7 @@ Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginR
                                   "database asking for a backup has {}",
                                   request.cluster, info->system_identifier, request.system_identifier));
     (void)Running(request.cluster); /* expires a detached backup no worker took over */
+    PG_ARK_RETURN_IF_ERROR(RefuseIfPaused(*repository_, request.cluster, "backup"));
 
     auto job = std::make_shared<BackupJob>();
     job->cluster = request.cluster;

@@ -36,6 +36,10 @@ struct PendingCluster {
     std::optional<CompressType> compress_type;
     std::optional<int> compress_level;
     std::optional<int> process_max;
+    std::optional<int> retention_full;
+    std::optional<int> retention_diff;
+    std::optional<int64_t> retention_window;
+    std::optional<int64_t> backup_max_age;
 };
 
 class Parser {
@@ -65,6 +69,12 @@ class Parser {
     Status ParseAbsolutePath(int line, const std::string &key, const std::string &value,
                              std::string *out) const;
     Status ParseUsers(int line, const std::string &key, const std::string &value);
+    /* "<n>[smhd]"; a bare number counts default_unit seconds. */
+    Status ParseDuration(int line, const std::string &key, const std::string &value,
+                         int64_t default_unit, int64_t *out) const;
+    /* The keys a cluster may set, also in [global] (as defaults); false: not one of them. */
+    bool SetPolicy(int line, const std::string &key, const std::string &value,
+                   PendingCluster *cluster, Status *status);
 
     std::string file_;
     Config config_;
@@ -106,6 +116,51 @@ Status Parser::ParseAbsolutePath(int line, const std::string &key, const std::st
     *out = value;
     while (out->size() > 1 && out->back() == '/') out->pop_back();
     return Status::Ok();
+}
+
+Status Parser::ParseDuration(int line, const std::string &key, const std::string &value,
+                             int64_t default_unit, int64_t *out) const {
+    static const std::map<char, int64_t> units = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    std::string number = value;
+    int64_t unit = default_unit;
+    if (!number.empty() && units.count(number.back())) {
+        unit = units.at(number.back());
+        number.pop_back();
+    }
+    int amount = 0;
+    Status parsed = ParseInteger(line, key, number, 0, 100000000, &amount);
+    if (!parsed.ok() || static_cast<int64_t>(amount) * unit > int64_t{100} * 365 * 86400)
+        return BadValue(line, key, value,
+                        "a duration such as 36h or 14d (s, m, h, d; at most 100 years)");
+    *out = static_cast<int64_t>(amount) * unit;
+    return Status::Ok();
+}
+
+bool Parser::SetPolicy(int line, const std::string &key, const std::string &value,
+                       PendingCluster *cluster, Status *status) {
+    int number = 0;
+    int64_t seconds = 0;
+    if (key == "retention-full" || key == "retention-diff") {
+        *status = ParseInteger(line, key, value, 0, 1000000, &number);
+        if (!status->ok()) return true;
+        bool full = key == "retention-full";
+        if (cluster == nullptr)
+            (full ? config_.retention.full : config_.retention.diff) = number;
+        else
+            (full ? cluster->retention_full : cluster->retention_diff) = number;
+        return true;
+    }
+    if (key == "retention-window" || key == "backup-max-age") {
+        bool window = key == "retention-window";
+        *status = ParseDuration(line, key, value, window ? 86400 : 1, &seconds);
+        if (!status->ok()) return true;
+        if (cluster == nullptr)
+            (window ? config_.retention.window_seconds : config_.backup_max_age_seconds) = seconds;
+        else
+            (window ? cluster->retention_window : cluster->backup_max_age) = seconds;
+        return true;
+    }
+    return false;
 }
 
 Status Parser::ParseUsers(int line, const std::string &key, const std::string &value) {
@@ -151,6 +206,8 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
         return ParseInteger(line, key, value, 1, kMaxProcessMax, &config_.process_max);
     if (key == "archive-timeout")
         return ParseInteger(line, key, value, 1, 86400, &config_.archive_timeout_seconds);
+    Status policy;
+    if (SetPolicy(line, key, value, nullptr, &policy)) return policy;
     return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
 }
 
@@ -175,6 +232,8 @@ Status Parser::SetCluster(int line, PendingCluster &cluster, const std::string &
         cluster.process_max = workers;
         return Status::Ok();
     }
+    Status policy;
+    if (SetPolicy(line, key, value, &cluster, &policy)) return policy;
     return Error(line, fmt::format("unknown key \"{}\" in section [{}]", key, cluster.config.name));
 }
 
@@ -233,6 +292,12 @@ Result<Config> Parser::Parse(const std::string &text) {
         if (pending.compress_type) pending.config.compression.type = *pending.compress_type;
         if (pending.compress_level) pending.config.compression.level = *pending.compress_level;
         pending.config.process_max = pending.process_max.value_or(config_.process_max);
+        pending.config.retention.full = pending.retention_full.value_or(config_.retention.full);
+        pending.config.retention.diff = pending.retention_diff.value_or(config_.retention.diff);
+        pending.config.retention.window_seconds =
+            pending.retention_window.value_or(config_.retention.window_seconds);
+        pending.config.backup_max_age_seconds =
+            pending.backup_max_age.value_or(config_.backup_max_age_seconds);
         config_.clusters[name] = pending.config;
     }
     return config_;

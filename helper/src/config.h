@@ -16,6 +16,11 @@
  *     archive-ahead-workers = 2
  *     # parallel workers of backup and restore (1..64, default 2); --process-max overrides
  *     process-max = 2
+ *     # retention (see Retention), and how old the newest backup may be before check fails
+ *     retention-full = 2
+ *     retention-diff = 4
+ *     retention-window = 14d
+ *     backup-max-age = 26h
  *     # seconds a backup waits for the WAL it needs to be archived (1..86400, default 60)
  *     archive-timeout = 60
  *     # optional: more users the peer-credential check admits (they must also be able to
@@ -24,7 +29,8 @@
  *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
- *     # compress-type, compress-level and process-max may be overridden per cluster
+ *     # compress-type, compress-level, process-max, retention-* and backup-max-age may be
+ *     # overridden per cluster
  *     compress-level = 3
  *
  * Comments are whole lines starting with '#' or ';': a '#' after a value is part of the value.
@@ -34,6 +40,7 @@
 #ifndef PG_ARK_HELPER_CONFIG_H
 #define PG_ARK_HELPER_CONFIG_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <map>
@@ -57,11 +64,27 @@ struct Compression {
 constexpr int kDefaultProcessMax = 2;
 constexpr int kMaxProcessMax = 64;
 
+/*
+ * What expiry keeps (0 = no limit of that kind; with all three 0 nothing is expired):
+ *   retention-full    the newest N full backups, with every backup that builds on them;
+ *   retention-diff    the newest N differential backups (older ones go with their incrementals);
+ *   retention-window  backups and WAL for point-in-time recovery to any moment of the last
+ *                     period ("14d", "36h"; a bare number is days).
+ */
+struct Retention {
+    int full = 0;
+    int diff = 0;
+    int64_t window_seconds = 0;
+};
+
 struct ClusterConfig {
     std::string name;
     std::string pgdata;
     Compression compression;
     int process_max = kDefaultProcessMax;
+    Retention retention;
+    /* backup-max-age: check fails when the newest complete backup is older ("26h"; 0 = off). */
+    int64_t backup_max_age_seconds = 0;
 };
 
 /* One per CPU, at least 1 and at most 8. */
@@ -78,6 +101,8 @@ struct Config {
     int archive_ahead_workers = DefaultArchiveAheadWorkers();
     int process_max = kDefaultProcessMax;
     int archive_timeout_seconds = 60;
+    Retention retention;                 /* defaults of the clusters' own */
+    int64_t backup_max_age_seconds = 0;  /* default of the clusters' own */
     std::map<std::string, ClusterConfig> clusters;
 
     /* The named cluster's section, or not_found naming the file. */

@@ -19,6 +19,8 @@
 #include "backup_lock.h"
 #include "catalog.h"
 #include "catalog_format.h"
+#include "cli_common.h"
+#include "cli_maintenance.h"
 #include "config.h"
 #include "log.h"
 #include "repository.h"
@@ -34,18 +36,6 @@ namespace {
 constexpr int kArchiveGetMissing = 1;
 constexpr int kArchiveGetFailed = 126;
 
-int Fail(const Status &status) {
-    std::cerr << "pg_ark: " << status.message() << std::endl;
-    return ErrorKindExitStatus(status.kind());
-}
-
-Result<Config> LoadAndApply(const std::string &path) {
-    auto config = LoadConfig(path);
-    if (!config.ok()) return config;
-    SetLogLevel(config->log_level);
-    return config;
-}
-
 Status MakeDirectoryTree(const std::string &path) {
     for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
         std::string prefix = path.substr(0, slash);
@@ -53,20 +43,6 @@ Status MakeDirectoryTree(const std::string &path) {
             return ErrnoStatus(errno, fmt::format("could not create directory \"{}\"", prefix));
         if (slash == std::string::npos) return Status::Ok();
     }
-}
-
-/*
- * The socket directory is 0700 and owned by the helper's user, and the repository is written by
- * it: PostgreSQL, which never runs as root, must be that user. A root helper would lock it out,
- * a root `init` would leave repository files the helper cannot write, and a root `restore` a
- * data directory owned by root, which PostgreSQL refuses.
- */
-Status RefuseRoot(const char *command) {
-    if (geteuid() != 0) return Status::Ok();
-    return Status(ErrorKind::invalid_argument,
-                  fmt::format("pg_ark {} must not run as root; run it as the owner of the data "
-                              "directories (usually postgres), e.g. runuser -u postgres -- pg_ark {}",
-                              command, command));
 }
 
 int RunServer(const std::string &config_path) {
@@ -340,6 +316,14 @@ int Main(int argc, char **argv) {
     restore->add_option("--primary-conninfo", restore_arguments.primary_conninfo,
                         "With --standby: the connection string to stream from the primary");
 
+    auto *stop = app.add_subcommand(
+        "stop", "Pause new backups and expiry (of one cluster, or all); WAL archiving continues");
+    stop->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    stop->add_option("--cluster", cluster, "Cluster section name (default: every cluster)");
+    auto *start = app.add_subcommand("start", "Lift a pause set by stop");
+    start->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    start->add_option("--cluster", cluster, "Cluster section name (default: the repository-wide pause)");
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -357,6 +341,8 @@ int Main(int argc, char **argv) {
     if (list->parsed()) return RunList(config_path, cluster, json);
     if (info->parsed()) return RunInfo(config_path, cluster, backup_id, json);
     if (restore->parsed()) return RunRestore(config_path, cluster, restore_arguments);
+    if (stop->parsed()) return RunStop(config_path, cluster);
+    if (start->parsed()) return RunStart(config_path, cluster);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
         return 0;

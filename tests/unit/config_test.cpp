@@ -446,5 +446,47 @@ TEST(ConfigTest, MissingFileIsAConfigurationError) {
         << result.status().message();
 }
 
+TEST(ConfigTest, RetentionAndBackupMaxAgeWithPerClusterOverrides) {
+    Config config = MustParse(
+        "[global]\n"
+        "repo-path = /r\n"
+        "retention-full = 2\n"
+        "retention-window = 14\n"
+        "backup-max-age = 26h\n"
+        "[main]\n"
+        "pgdata = /d\n"
+        "retention-diff = 4\n"
+        "retention-window = 36h\n"
+        "[other]\n"
+        "pgdata = /e\n"
+        "retention-full = 0\n"
+        "backup-max-age = 90m\n");
+    const ClusterConfig &main = config.clusters.at("main");
+    EXPECT_EQ(main.retention.full, 2);
+    EXPECT_EQ(main.retention.diff, 4);
+    EXPECT_EQ(main.retention.window_seconds, 36 * 3600);
+    EXPECT_EQ(main.backup_max_age_seconds, 26 * 3600);
+    const ClusterConfig &other = config.clusters.at("other");
+    EXPECT_EQ(other.retention.full, 0);
+    EXPECT_EQ(other.retention.diff, 0);
+    EXPECT_EQ(other.retention.window_seconds, 14 * 86400);
+    EXPECT_EQ(other.backup_max_age_seconds, 90 * 60);
+
+    Config defaults = MustParse("[global]\nrepo-path = /r\n[main]\npgdata = /d\n");
+    EXPECT_EQ(defaults.clusters.at("main").retention.full, 0);
+    EXPECT_EQ(defaults.clusters.at("main").retention.window_seconds, 0);
+    EXPECT_EQ(defaults.clusters.at("main").backup_max_age_seconds, 0);
+}
+
+TEST(ConfigTest, BadRetentionValuesNameTheKey) {
+    ExpectError("[global]\nrepo-path = /r\nretention-full = -1\n", 3, {"retention-full"});
+    ExpectError("[global]\nrepo-path = /r\nretention-diff = two\n", 3, {"retention-diff"});
+    ExpectError("[global]\nrepo-path = /r\nretention-window = 2w\n", 3,
+                {"retention-window", "a duration"});
+    ExpectError("[global]\nrepo-path = /r\n[main]\npgdata = /d\nbackup-max-age = h\n", 5,
+                {"backup-max-age"});
+    ExpectError("[global]\nrepo-path = /r\nbackup-max-age = 999999999d\n", 3, {"backup-max-age"});
+}
+
 }  // namespace
 }  // namespace pg_ark
