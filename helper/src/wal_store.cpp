@@ -118,13 +118,22 @@ Result<PushOutcome> WalStore::Push(const std::string &cluster, uint64_t system_i
 }
 
 Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
-                     const std::string &destination) {
+                     const std::string &destination, std::string *served) {
     auto path = Repository::WalPath(cluster, wal_name);
     if (!path.ok()) return path.status();
     auto info = repository_->LoadCluster(cluster);
     if (!info.ok()) return info.status();
     Storage &storage = repository_->storage();
+    std::string source = wal_name;
     auto stream = storage.OpenRead(*path);
+    if (!stream.ok() && stream.status().kind() == ErrorKind::not_found &&
+        ClassifyWalName(wal_name.c_str()) == WalFileKind::segment) {
+        /* Opening rather than checking first: no window between the check and the read. */
+        source = wal_name + ".partial";
+        path = Repository::WalPath(cluster, source);
+        if (!path.ok()) return path.status();
+        stream = storage.OpenRead(*path);
+    }
     if (!stream.ok()) {
         if (stream.status().kind() == ErrorKind::not_found)
             return Status(ErrorKind::not_found,
@@ -155,7 +164,9 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
         [&](const uint8_t *data, size_t size) { return destination_error((*out)->Write(data, size)); },
         storage.Describe() + "/" + path->str());
     if (!decoded.ok()) return decoded.status();  // *out is destroyed uncommitted: nothing appears
-    return destination_error((*out)->Close());
+    PG_ARK_RETURN_IF_ERROR(destination_error((*out)->Close()));
+    if (served != nullptr) *served = source;
+    return Status::Ok();
 }
 
 }  // namespace pg_ark
