@@ -17,11 +17,18 @@
 #include <stdint.h>
 
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "repository.h"
 
 namespace pg_ark {
+
+/* A segment or .partial in the repository; stored_time as in ListedObject (storage.h). */
+struct ArchivedWal {
+    std::string name; /* "000000010000000000000003" or "000000010000000000000003.partial" */
+    double stored_time = 0;
+};
 
 struct PushOutcome {
     bool already_archived = false;
@@ -45,6 +52,9 @@ class WalStore {
      */
     Status Get(const std::string &cluster, const std::string &wal_name,
                const std::string &destination, std::string *served = nullptr);
+
+    /* Every segment and .partial archived for cluster, on every timeline, sorted by name. */
+    Result<std::vector<ArchivedWal>> ListSegments(const std::string &cluster);
 
   private:
     Repository *repository_;

@@ -377,6 +377,26 @@ TEST_F(WalStoreTest, GetOfACorruptPartialIsCorrupt) {
     EXPECT_EQ(got.kind(), ErrorKind::corrupt) << got.message();
 }
 
+TEST_F(WalStoreTest, ListSegmentsNamesSegmentsAndPartialsOfEveryTimeline) {
+    for (const char *name : {"000000010000000000000003", "000000010000000000000004.partial",
+                             "000000010000000100000000", "000000020000000000000004"})
+        ASSERT_TRUE(PushBytes(name, pg_ark_test::MakeFakeSegment(kSysid, 21, kSmall)).ok()) << name;
+    ASSERT_TRUE(PushBytes("00000002.history", "1\t0/4000000\tno recovery target specified\n").ok());
+    ASSERT_TRUE(PushBytes("000000010000000000000003.00000028.backup", "START WAL LOCATION\n").ok());
+    Result<std::vector<ArchivedWal>> listed = store_.ListSegments("main");
+    ASSERT_TRUE(listed.ok()) << listed.status().message();
+    std::vector<std::string> names;
+    for (const ArchivedWal &wal : *listed) {
+        names.push_back(wal.name);
+        EXPECT_GT(wal.stored_time, 1.7e9) << wal.name;
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"000000010000000000000003",
+                                               "000000010000000000000004.partial",
+                                               "000000010000000100000000",
+                                               "000000020000000000000004"}));
+    EXPECT_EQ(store_.ListSegments("other").status().kind(), ErrorKind::not_initialized);
+}
+
 TEST_F(WalStoreTest, EmptyFilePushGet) {
     /* An empty history file is odd but must not break the format. */
     ASSERT_TRUE(PushBytes("00000003.history", "").ok());
