@@ -29,6 +29,14 @@ std::string Printable(const std::string &text) {
 
 bool Complete(const CatalogEntry &entry) { return entry.status == BackupStatus::complete; }
 
+/* "1", or "1>2" for a complete backup that stopped on another timeline than it started on. */
+std::string Timelines(const CatalogEntry &entry) {
+    const BackupMetadata &m = entry.backup;
+    if (!Complete(entry) || m.stop_timeline == 0 || m.stop_timeline == m.timeline)
+        return std::to_string(m.timeline);
+    return fmt::format("{}>{}", m.timeline, m.stop_timeline);
+}
+
 std::string CompressionText(const Compression &compression) {
     if (compression.type == CompressType::none) return CompressTypeName(compression.type);
     return fmt::format("{} level {}", CompressTypeName(compression.type), compression.level);
@@ -100,7 +108,7 @@ std::string FormatBackupTable(const std::vector<CatalogEntry> &entries) {
                         BackupStatusName(entry.status),
                         FormatTime(m.start_time), ended(FormatDuration(m.stop_time - m.start_time)),
                         FormatLsn(m.start_lsn), ended(FormatLsn(m.stop_lsn)),
-                        std::to_string(m.timeline), ended(FormatBytes(m.original_bytes)),
+                        Timelines(entry), ended(FormatBytes(m.original_bytes)),
                         ended(FormatBytes(m.copied_bytes)), ended(FormatBytes(m.stored_bytes)),
                         Printable(m.label)});
     }

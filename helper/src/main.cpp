@@ -103,9 +103,15 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
     }
     Repository repository(MakePosixStorage(config->repo_path));
     WalStore store(&repository);
-    Status status = store.Get(cluster_name, wal_name, destination);
+    std::string served;
+    Status status = store.Get(cluster_name, wal_name, destination, &served);
     if (status.ok()) {
-        Log(LogLevel::debug, "restored \"{}\" to \"{}\"", wal_name, destination);
+        /* At info: the server log then shows why recovery on that timeline ends mid-segment. */
+        if (served != wal_name)
+            Log(LogLevel::info, "restored WAL file \"{}\" from its partial copy \"{}\" (no full "
+                "segment of that name is archived)", wal_name, served);
+        else
+            Log(LogLevel::debug, "restored \"{}\" to \"{}\"", wal_name, destination);
         return 0;
     }
     if (status.kind() == ErrorKind::not_found) {

@@ -203,6 +203,47 @@ class PosixStorage : public Storage {
         return names;
     }
 
+    Result<std::vector<ListedObject>> ListObjects(const RepoPath &directory) override {
+        std::vector<ListedObject> objects;
+        std::string full = Full(directory);
+        DIR *dir = opendir(full.c_str());
+        if (dir == nullptr) {
+            if (errno == ENOENT) return objects;
+            return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", full));
+        }
+        Status failed;
+        int saved = 0;
+        for (;;) {
+            errno = 0;
+            struct dirent *entry = readdir(dir);
+            if (entry == nullptr) {
+                saved = errno;
+                break;
+            }
+            if (entry->d_name[0] == '.') continue;
+            struct stat st;
+            if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT) continue; /* removed since readdir */
+                failed = ErrnoStatus(errno, fmt::format("could not stat file \"{}/{}\"", full,
+                                                        entry->d_name));
+                break;
+            }
+            if (!S_ISREG(st.st_mode)) continue; /* a sub-prefix, not an object */
+            ListedObject object;
+            object.name = entry->d_name;
+            object.size = static_cast<uint64_t>(st.st_size);
+            object.stored_time = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
+            objects.push_back(std::move(object));
+        }
+        closedir(dir);
+        PG_ARK_RETURN_IF_ERROR(failed);
+        if (saved != 0)
+            return ErrnoStatus(saved, fmt::format("could not read directory \"{}\"", full));
+        std::sort(objects.begin(), objects.end(),
+                  [](const ListedObject &a, const ListedObject &b) { return a.name < b.name; });
+        return objects;
+    }
+
     Status Remove(const RepoPath &path) override {
         std::string full = Full(path);
         if (unlink(full.c_str()) != 0 && errno != ENOENT)

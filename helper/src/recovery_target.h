@@ -12,7 +12,8 @@
  * from the catalog (stop times to the second): without --set the newest complete backup that
  * surely ends before the target is chosen, and a --set backup that surely ends after it is
  * refused, naming the backups that could reach it. A transaction id or a name cannot be placed without reading WAL: the newest backup
- * (or --set) is used, as pgBackRest does.
+ * (or --set) is used, as pgBackRest does. Whether the archived WAL reaches a time or an LSN is
+ * checked next to this choice (wal_reach.h).
  */
 #ifndef PG_ARK_HELPER_RECOVERY_TARGET_H
 #define PG_ARK_HELPER_RECOVERY_TARGET_H

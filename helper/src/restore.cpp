@@ -37,6 +37,7 @@
 #include "restore_chain.h"
 #include "restore_files.h"
 #include "target_dir.h"
+#include "wal_reach.h"
 
 namespace pg_ark {
 
@@ -98,6 +99,11 @@ Result<CatalogEntry> SelectBackup(Repository &repository, Catalog &catalog,
         return Status(
             ErrorKind::invalid_argument,
             fmt::format("backup {} failed and cannot be restored: {}", options.set, entry->error));
+    /* A target past the archive would fail only after the restore and a replay (wal_reach.h);
+     * a standby streaming from a primary can still get there. */
+    if (!options.standby || options.primary_conninfo.empty())
+        PG_ARK_RETURN_IF_ERROR(
+            CheckTargetInArchive(repository, options.cluster, entry->backup, options.target));
     return entry;
 }
 

@@ -45,6 +45,14 @@ struct ObjectInfo {
     uint64_t size = 0;
 };
 
+/* One object of a listing. stored_time: when it was committed, by the storage's clock (posix:
+ * the file's mtime; object stores: their last-modified time). */
+struct ListedObject {
+    std::string name;
+    uint64_t size = 0;
+    double stored_time = 0; /* seconds since the epoch */
+};
+
 class Storage {
   public:
     virtual ~Storage() = default;
@@ -54,6 +62,9 @@ class Storage {
     virtual Result<ObjectInfo> Info(const RepoPath &path) = 0;
     /* Names directly under a directory-like prefix, sorted; empty when there is none. */
     virtual Result<std::vector<std::string>> List(const RepoPath &directory) = 0;
+    /* The objects directly under a directory-like prefix (no sub-prefixes), sorted by name, with
+     * size and stored time: one listing call on an object store, not one request per object. */
+    virtual Result<std::vector<ListedObject>> ListObjects(const RepoPath &directory) = 0;
     virtual Status Remove(const RepoPath &path) = 0;
     /*
      * Removes a directory-like prefix whose objects have all been removed, together with what

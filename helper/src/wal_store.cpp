@@ -118,13 +118,22 @@ Result<PushOutcome> WalStore::Push(const std::string &cluster, uint64_t system_i
 }
 
 Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
-                     const std::string &destination) {
+                     const std::string &destination, std::string *served) {
     auto path = Repository::WalPath(cluster, wal_name);
     if (!path.ok()) return path.status();
     auto info = repository_->LoadCluster(cluster);
     if (!info.ok()) return info.status();
     Storage &storage = repository_->storage();
+    std::string source = wal_name;
     auto stream = storage.OpenRead(*path);
+    if (!stream.ok() && stream.status().kind() == ErrorKind::not_found &&
+        ClassifyWalName(wal_name.c_str()) == WalFileKind::segment) {
+        /* Opening rather than checking first: no window between the check and the read. */
+        source = wal_name + ".partial";
+        path = Repository::WalPath(cluster, source);
+        if (!path.ok()) return path.status();
+        stream = storage.OpenRead(*path);
+    }
     if (!stream.ok()) {
         if (stream.status().kind() == ErrorKind::not_found)
             return Status(ErrorKind::not_found,
@@ -155,7 +164,42 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
         [&](const uint8_t *data, size_t size) { return destination_error((*out)->Write(data, size)); },
         storage.Describe() + "/" + path->str());
     if (!decoded.ok()) return decoded.status();  // *out is destroyed uncommitted: nothing appears
-    return destination_error((*out)->Close());
+    PG_ARK_RETURN_IF_ERROR(destination_error((*out)->Close()));
+    if (served != nullptr) *served = source;
+    return Status::Ok();
+}
+
+Result<std::vector<ArchivedWal>> WalStore::ListSegments(const std::string &cluster) {
+    auto info = repository_->LoadCluster(cluster);
+    if (!info.ok()) return info.status();
+    auto wal = RepoPath::Make(cluster + "/wal");
+    if (!wal.ok()) return wal.status();
+    Storage &storage = repository_->storage();
+    auto directories = storage.List(*wal);
+    if (!directories.ok()) return directories.status();
+    std::vector<ArchivedWal> archived;
+    for (const std::string &directory : *directories) {
+        /* Segments live in one directory per timeline and log id (repository.h); "history"
+         * and anything else is skipped. */
+        if (directory.size() != 16 ||
+            directory.find_first_not_of("0123456789ABCDEF") != std::string::npos)
+            continue;
+        auto path = wal->Join(directory);
+        if (!path.ok()) return path.status();
+        auto objects = storage.ListObjects(*path);
+        if (!objects.ok()) return objects.status();
+        for (const ListedObject &object : *objects) {
+            constexpr size_t kSuffix = 4; /* ".ark" */
+            if (object.name.size() <= kSuffix ||
+                object.name.compare(object.name.size() - kSuffix, kSuffix, ".ark") != 0)
+                continue;
+            std::string name = object.name.substr(0, object.name.size() - kSuffix);
+            WalFileKind kind = ClassifyWalName(name.c_str());
+            if (kind != WalFileKind::segment && kind != WalFileKind::partial) continue;
+            archived.push_back({name, object.stored_time});
+        }
+    }
+    return archived;
 }
 
 }  // namespace pg_ark

@@ -388,6 +388,9 @@ class HookedStorage : public Storage {
     Result<std::vector<std::string>> List(const RepoPath &directory) override {
         return inner_->List(directory);
     }
+    Result<std::vector<ListedObject>> ListObjects(const RepoPath &directory) override {
+        return inner_->ListObjects(directory);
+    }
     Status Remove(const RepoPath &path) override { return inner_->Remove(path); }
     std::string Describe() const override { return inner_->Describe(); }
 

@@ -68,11 +68,18 @@ TEST(CatalogFormatTest, Units) {
 TEST(CatalogFormatTest, Table) {
     EXPECT_EQ(FormatBackupTable({Complete(), Failed()}),
               "ID                TYPE         PARENT            STATUS    START                "
-              "DURATION  START LSN  STOP LSN  TL  SIZE     COPIED    STORED   LABEL\n"
+              "DURATION  START LSN  STOP LSN  TL   SIZE     COPIED    STORED   LABEL\n"
               "20261122-053113F  full         -                 complete  2026-11-22 05:31:13  "
-              "1h02m03s  0/3000028  1/100     1   3.0 GiB  64.0 MiB  1.5 KiB  nightly\n"
+              "1h02m03s  0/3000028  1/100     1>2  3.0 GiB  64.0 MiB  1.5 KiB  nightly\n"
               "20261123-000000I  incremental  20261122-053113F  failed    2026-11-22 05:31:13  "
-              "-         0/3000028  -         1   -        -         -        two?lines\n");
+              "-         0/3000028  -         1    -        -         -        two?lines\n");
+}
+
+TEST(CatalogFormatTest, TableShowsOneTimelineWhenItDidNotChange) {
+    CatalogEntry entry = Complete();
+    entry.backup.stop_timeline = 1;
+    std::string table = FormatBackupTable({entry});
+    EXPECT_NE(table.find("  1/100     1   3.0 GiB"), std::string::npos) << table;
 }
 
 TEST(CatalogFormatTest, Details) {

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <gtest/gtest.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -241,6 +242,32 @@ TEST_F(StorageTest, ListMissingDirectoryIsEmpty) {
     Result<std::vector<std::string>> names = storage_->List(P("absent/dir"));
     ASSERT_TRUE(names.ok()) << names.status().message();
     EXPECT_TRUE(names->empty());
+}
+
+TEST_F(StorageTest, ListObjectsGivesSizeAndStoredTimeAndSkipsSubPrefixes) {
+    time_t before = time(nullptr);
+    ASSERT_TRUE(WriteAll(*storage_, P("dir/b"), "bb", WriteMode::create_new).ok());
+    ASSERT_TRUE(WriteAll(*storage_, P("dir/a"), "a", WriteMode::create_new).ok());
+    ASSERT_TRUE(WriteAll(*storage_, P("dir/sub/c"), "c", WriteMode::create_new).ok());
+    pg_ark_test::WriteFileBytes(dir_.Sub("dir/.leftover.tmp"), "junk");
+    time_t after = time(nullptr);
+
+    Result<std::vector<ListedObject>> objects = storage_->ListObjects(P("dir"));
+    ASSERT_TRUE(objects.ok()) << objects.status().message();
+    ASSERT_EQ(objects->size(), 2u) << "sub/ is a prefix and .leftover.tmp an unfinished write";
+    EXPECT_EQ((*objects)[0].name, "a");
+    EXPECT_EQ((*objects)[0].size, 1u);
+    EXPECT_EQ((*objects)[1].name, "b");
+    EXPECT_EQ((*objects)[1].size, 2u);
+    for (const ListedObject &object : *objects) {
+        /* - 1: file times come from a coarser clock than time() */
+        EXPECT_GE(object.stored_time, static_cast<double>(before - 1)) << object.name;
+        EXPECT_LT(object.stored_time, static_cast<double>(after + 1)) << object.name;
+    }
+
+    Result<std::vector<ListedObject>> absent = storage_->ListObjects(P("absent/dir"));
+    ASSERT_TRUE(absent.ok()) << absent.status().message();
+    EXPECT_TRUE(absent->empty());
 }
 
 TEST_F(StorageTest, Info) {

@@ -318,6 +318,85 @@ TEST_F(WalStoreTest, BackupHistoryAndPartialPushGet) {
     EXPECT_TRUE(ReadFileBytes(out) == segment);
 }
 
+TEST_F(WalStoreTest, GetPrefersTheFullSegmentToItsPartial) {
+    std::string partial = pg_ark_test::MakeFakeSegment(kSysid, 15, kSmall);
+    std::string segment = pg_ark_test::MakeFakeSegment(kSysid, 16, kSmall);
+    ASSERT_TRUE(PushBytes(std::string(kSegment) + ".partial", partial).ok());
+    ASSERT_TRUE(PushBytes(kSegment, segment).ok());
+    std::string out = work_dir_.Sub("RECOVERYXLOG");
+    std::string served;
+    Status got = store_.Get("main", kSegment, out, &served);
+    ASSERT_TRUE(got.ok()) << got.message();
+    EXPECT_EQ(served, kSegment);
+    EXPECT_TRUE(ReadFileBytes(out) == segment);
+}
+
+TEST_F(WalStoreTest, GetServesThePartialWhenTheSegmentIsMissing) {
+    /* PostgreSQL asks for the plain name; a promotion archived only "<name>.partial". */
+    std::string partial = pg_ark_test::MakeFakeSegment(kSysid, 17, kSmall);
+    ASSERT_TRUE(PushBytes(std::string(kSegment) + ".partial", partial).ok());
+    std::string out = work_dir_.Sub("RECOVERYXLOG");
+    std::string served;
+    Status got = store_.Get("main", kSegment, out, &served);
+    ASSERT_TRUE(got.ok()) << got.message();
+    EXPECT_EQ(served, std::string(kSegment) + ".partial");
+    EXPECT_TRUE(ReadFileBytes(out) == partial);
+    /* Without the out parameter too. */
+    ASSERT_TRUE(store_.Get("main", kSegment, work_dir_.Sub("again")).ok());
+    EXPECT_TRUE(ReadFileBytes(work_dir_.Sub("again")) == partial);
+}
+
+TEST_F(WalStoreTest, GetIsNotFoundWithNeitherSegmentNorPartial) {
+    /* Another segment's partial and another timeline's segment do not count. */
+    ASSERT_TRUE(PushBytes("000000010000000000000004.partial",
+                          pg_ark_test::MakeFakeSegment(kSysid, 18, kSmall))
+                    .ok());
+    ASSERT_TRUE(PushBytes("000000020000000000000003",
+                          pg_ark_test::MakeFakeSegment(kSysid, 19, kSmall))
+                    .ok());
+    std::string out = work_dir_.Sub("RECOVERYXLOG");
+    std::string served = "untouched";
+    Status got = store_.Get("main", kSegment, out, &served);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.kind(), ErrorKind::not_found) << got.message();
+    EXPECT_EQ(got.message(), "WAL file \"000000010000000000000003\" is not in the repository");
+    EXPECT_EQ(served, "untouched");
+    EXPECT_FALSE(pg_ark_test::PathExists(out));
+}
+
+TEST_F(WalStoreTest, GetOfACorruptPartialIsCorrupt) {
+    /* Served in place of the segment, so checked like it: never "not found". */
+    std::string partial_name = std::string(kSegment) + ".partial";
+    ASSERT_TRUE(PushBytes(partial_name, pg_ark_test::MakeFakeSegment(kSysid, 20, kSmall)).ok());
+    std::string stored_path = repo_dir_.Sub("main/wal/0000000100000000/" + partial_name + ".ark");
+    std::string stored = ReadFileBytes(stored_path);
+    stored[stored.size() / 2] ^= 0x40;
+    WriteFileBytes(stored_path, stored);
+    Status got = store_.Get("main", kSegment, work_dir_.Sub("RECOVERYXLOG"));
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.kind(), ErrorKind::corrupt) << got.message();
+}
+
+TEST_F(WalStoreTest, ListSegmentsNamesSegmentsAndPartialsOfEveryTimeline) {
+    for (const char *name : {"000000010000000000000003", "000000010000000000000004.partial",
+                             "000000010000000100000000", "000000020000000000000004"})
+        ASSERT_TRUE(PushBytes(name, pg_ark_test::MakeFakeSegment(kSysid, 21, kSmall)).ok()) << name;
+    ASSERT_TRUE(PushBytes("00000002.history", "1\t0/4000000\tno recovery target specified\n").ok());
+    ASSERT_TRUE(PushBytes("000000010000000000000003.00000028.backup", "START WAL LOCATION\n").ok());
+    Result<std::vector<ArchivedWal>> listed = store_.ListSegments("main");
+    ASSERT_TRUE(listed.ok()) << listed.status().message();
+    std::vector<std::string> names;
+    for (const ArchivedWal &wal : *listed) {
+        names.push_back(wal.name);
+        EXPECT_GT(wal.stored_time, 1.7e9) << wal.name;
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"000000010000000000000003",
+                                               "000000010000000000000004.partial",
+                                               "000000010000000100000000",
+                                               "000000020000000000000004"}));
+    EXPECT_EQ(store_.ListSegments("other").status().kind(), ErrorKind::not_initialized);
+}
+
 TEST_F(WalStoreTest, EmptyFilePushGet) {
     /* An empty history file is odd but must not break the format. */
     ASSERT_TRUE(PushBytes("00000003.history", "").ok());
