@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -201,6 +202,13 @@ class PosixStorage : public Storage {
         if (saved != 0) return ErrnoStatus(saved, fmt::format("could not read directory \"{}\"", full));
         std::sort(names.begin(), names.end());
         return names;
+    }
+
+    Result<std::optional<uint64_t>> FreeBytes() override {
+        struct statvfs st;
+        if (statvfs(root_.c_str(), &st) != 0)
+            return ErrnoStatus(errno, fmt::format("could not read the free space of \"{}\"", root_));
+        return std::optional<uint64_t>(static_cast<uint64_t>(st.f_bavail) * st.f_frsize);
     }
 
     Result<std::vector<ListedObject>> ListObjects(const RepoPath &directory) override {

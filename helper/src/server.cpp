@@ -84,7 +84,8 @@ Server::Server(Config config)
       repository_(MakePosixStorage(config_.repo_path)),
       wal_store_(&repository_),
       shipper_(config_, &wal_store_, &repository_),
-      backups_(config_, &repository_, &shipper_) {}
+      backups_(config_, &repository_, &shipper_),
+      commands_(config_, &repository_) {}
 
 Server::~Server() {
     if (listener_.valid()) unlink(config_.socket_path.c_str());
@@ -319,8 +320,29 @@ Status Server::Dispatch(ReceivedFrame &frame, int connection, std::shared_ptr<Ba
         case wire::MessageType::catalog_query:
             if (!frame.fds.empty()) return Status(ErrorKind::protocol, "backup requests take no file descriptor");
             return DispatchBackup(frame, connection, session, reply_message);
+        case wire::MessageType::command: {
+            if (!frame.fds.empty()) return Status(ErrorKind::protocol, "commands take no file descriptor");
+            wire::CommandRequest request;
+            wire::DecodeResult decoded =
+                wire::DecodeCommand(frame.payload.data(), frame.payload.size(), &request);
+            if (decoded != wire::DecodeResult::ok) return DecodeError(decoded);
+            auto row = std::make_unique<wire::RowRecord>(); /* 8 KB: not on the stack */
+            std::vector<uint8_t> buffer(wire::kMaxPayload);
+            auto emit = [&](const std::vector<std::string> &columns) -> Status {
+                *row = wire::RowRecord();
+                row->count = static_cast<uint32_t>(std::min(columns.size(), wire::kMaxColumns));
+                for (uint32_t i = 0; i < row->count; i++)
+                    snprintf(row->columns[i], sizeof row->columns[i], "%s", columns[i].c_str());
+                size_t size = wire::EncodeRowRecord(*row, buffer.data(), buffer.size());
+                if (size == 0) return Status(ErrorKind::internal, "row too large");
+                return WriteFrame(connection, wire::MessageType::row_record, frame.header.request_id,
+                                  buffer.data(), size, -1, kReplyTimeoutMs);
+            };
+            return commands_.Run(request, emit, reply_message);
+        }
         case wire::MessageType::reply:
         case wire::MessageType::backup_record:
+        case wire::MessageType::row_record:
             break;
     }
     return Status(ErrorKind::protocol, "unexpected message type from a client");

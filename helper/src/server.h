@@ -24,6 +24,7 @@
 #include <string>
 
 #include "backup_service.h"
+#include "command_service.h"
 #include "config.h"
 #include "repository.h"
 #include "status.h"
@@ -63,6 +64,7 @@ class Server {
     WalStore wal_store_;
     WalShipper shipper_;
     BackupService backups_;
+    CommandService commands_;
     std::set<uid_t> allowed_uids_;
     UniqueFd listener_;
     UniqueFd stop_pipe_read_;

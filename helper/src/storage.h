@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ class Storage {
      * stores) has nothing to do, hence the default. REQUIRES: nobody writes below it.
      */
     virtual Status RemoveDirectory(const RepoPath & /*directory*/) { return Status::Ok(); }
+    /* Bytes a new object may still use; nullopt when the storage cannot tell (object stores). */
+    virtual Result<std::optional<uint64_t>> FreeBytes() { return std::optional<uint64_t>(); }
     /* Where this storage lives, for messages ("/var/lib/pg_ark"). */
     virtual std::string Describe() const = 0;
 };

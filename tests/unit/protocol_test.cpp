@@ -157,7 +157,7 @@ TEST(ProtocolHeaderTest, BadVersionRejected) {
 }
 
 TEST(ProtocolHeaderTest, UnknownTypeRejected) {
-    for (uint16_t type : {0, 11, 12, 0x0100, 0xFFFF}) {
+    for (uint16_t type : {0, 13, 14, 0x0100, 0xFFFF}) {
         FrameHeader header;
         header.type = static_cast<MessageType>(type);
         EXPECT_EQ(RoundTripHeader(header), DecodeResult::bad_type) << type;
@@ -553,7 +553,7 @@ void CheckDecodedIsValid(const std::vector<uint8_t> &buffer) {
             ASSERT_EQ(h.version, kVersion);
             ASSERT_LE(h.length, kMaxPayload);
             ASSERT_GE(static_cast<uint16_t>(h.type), static_cast<uint16_t>(MessageType::reply));
-            ASSERT_LE(static_cast<uint16_t>(h.type), static_cast<uint16_t>(MessageType::backup_record));
+            ASSERT_LE(static_cast<uint16_t>(h.type), static_cast<uint16_t>(MessageType::row_record));
             std::vector<uint8_t> again = EncodeHeaderBytes(h);
             ASSERT_EQ(memcmp(again.data(), buffer.data(), kHeaderSize), 0);
         }
