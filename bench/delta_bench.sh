@@ -210,30 +210,31 @@ restore() {
             --target-action promote "$@"
     else
         # At level detail the log names each file restored or found matching.
-        timed_cpu "$log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
+        timed_cpu "$log" runuser -u postgres -- "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
             --set="$PGBR_LABEL" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote \
             --log-level-file=detail "$@" restore
     fi
 }
 
-# delta_summary TOOL LOG: what the delta restore rewrote. pg_ark: its "delta:" line.
-# pgBackRest: the files its log (this restore's part) says it restored rather than found
-# matching, and their sizes from the restored directory.
+# delta_summary TOOL LOG: what the delta restore rewrote. pg_ark: its "delta:" line (it does
+# not count pg_control and the recovery settings, which every restore writes). pgBackRest: the
+# files its log (this restore's part, at level detail) says it restored rather than found
+# matching, pg_control (always written) left out as well, and their sizes as restored.
 delta_summary() {
     if [[ $1 == pg_ark ]]; then
         grep '^delta:' "$2" | tail -n 1 || echo "(no delta: line in $2)"
     else
-        local plog=$RUN_DIR/pgbr/log/$STANZA-restore.log files bytes
-        files=$(awk '/-------------------PROCESS START-------------------/ { n = NR } { l[NR] = $0 }
-            END { for (i = n; i <= NR; i++) print l[i] }' "$plog" |
-            grep 'DETAIL: restore file ' | grep -v -E 'exists and (matches|is zero size)' |
+        local plog=$RUN_DIR/pgbr/log/$STANZA-restore.log all files bytes=0
+        all=$(awk '/-------------------PROCESS START-------------------/ { n = 0; delete l }
+            { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' "$plog" |
+            grep 'DETAIL: restore file ' | grep -v 'global/pg_control' || true)
+        files=$(grep -v -E ' - exists and (matches|is zero size)' <<<"$all" |
             sed -E 's/.*restore file ([^ ]+) .*/\1/' || true)
-        bytes=0
         if [[ -n $files ]]; then
             bytes=$(while read -r f; do stat -c %s "$f" 2>/dev/null || echo 0; done <<<"$files" |
                 awk '{ s += $1 } END { printf "%d", s }')
         fi
-        echo "restored $(grep -c . <<<"$files" || true) of $(find "$RESTORE_DIR" -type f | wc -l) files ($bytes bytes, files' sizes)"
+        echo "restored $(grep -c . <<<"$files" || true) of $(grep -c . <<<"$all" || true) files ($bytes bytes: the files' sizes; pg_control not counted)"
     fi
 }
 
