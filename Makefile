@@ -10,7 +10,8 @@ OBJS = extension/pg_ark.o extension/archive_module.o extension/helper_client.o \
        extension/sql_functions.o extension/backup_flow.o extension/backup_worker.o \
        extension/backup_functions.o extension/block_ref_table.o extension/block_map_files.o \
        extension/block_tracker_shmem.o extension/block_tracker_worker.o \
-       extension/block_tracking_functions.o \
+       extension/block_tracking_functions.o extension/command_client.o \
+       extension/check_function.o extension/maintenance_functions.o \
        common/protocol.o common/backup_protocol.o common/wal_name.o common/fd_passing.o \
        common/block_map.o common/command_protocol.o
 DATA = extension/pg_ark--0.1.sql

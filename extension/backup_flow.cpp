@@ -202,6 +202,7 @@ int FetchBackupRecords(const char *backup_id, pg_ark::wire::BackupRecord **out) 
         for (;;) {
             if (!HelperReceive(request_id, false, frame, &error)) HelperRaiseTransportError(error);
             if (!frame->is_record) break;
+            if (frame->is_row) HelperRaiseTransportError("invalid reply from the pg_ark helper: unexpected row");
             if (count == capacity) {
                 capacity *= 2;
                 records = (pg_ark::wire::BackupRecord *)repalloc(

@@ -36,6 +36,16 @@ bool BlockTrackerCovers(XLogRecPtr map_end, XLogRecPtr lsn);
  */
 void BlockTrackerRetainFrom(XLogRecPtr lsn);
 
+/* What backup_check() reports of the tracker. */
+struct BlockTrackerState {
+    bool enabled;          /* pg_ark.track_blocks */
+    bool running;          /* the worker is up and tracking */
+    uint64 lag_bytes;      /* flushed WAL it has not read yet (0 when not known) */
+    XLogRecPtr gap_start;  /* the newest gap in its maps, if any (InvalidXLogRecPtr) */
+    XLogRecPtr gap_end;
+};
+BlockTrackerState BlockTrackerCurrentState();
+
 /* Called from _PG_init while shared_preload_libraries are loaded: hooks and the worker. */
 void BlockTrackerRegister();
 

@@ -65,6 +65,20 @@ Datum LsnOrNull(XLogRecPtr lsn, bool *isnull) {
 
 }  // namespace
 
+BlockTrackerState BlockTrackerCurrentState() {
+    SharedSnapshot snap = ReadShared();
+    BlockTrackerState state;
+    state.enabled = pg_ark_track_blocks;
+    state.running = snap.worker_pid != 0 && snap.active;
+    XLogRecPtr flush = RecoveryInProgress() ? InvalidXLogRecPtr : GetFlushRecPtr(nullptr);
+    state.lag_bytes = state.running && !XLogRecPtrIsInvalid(flush) && flush > snap.read
+                          ? uint64(flush - snap.read)
+                          : 0;
+    state.gap_start = snap.gap_start;
+    state.gap_end = snap.gap_end;
+    return state;
+}
+
 extern "C" Datum pg_ark_block_tracking_status(PG_FUNCTION_ARGS) {
     TupleDesc tupdesc;
     if (get_call_result_type(fcinfo, nullptr, &tupdesc) != TYPEFUNC_COMPOSITE)

@@ -186,7 +186,7 @@ static bool Send(pg_ark::wire::MessageType type, const uint8_t *payload, size_t 
     return sent;
 }
 
-/* Receives the next frame answering request_id: a backup record or the final reply. */
+/* Receives the next frame answering request_id: a backup record, a row or the final reply. */
 static bool Receive(uint32_t request_id, TimestampTz deadline, HelperFrame *out, char **error) {
     uint8_t header_bytes[pg_ark::wire::kHeaderSize];
     if (!ReceiveExactly(header_bytes, sizeof header_bytes, deadline, error)) return false;
@@ -194,7 +194,8 @@ static bool Receive(uint32_t request_id, TimestampTz deadline, HelperFrame *out,
     DecodeResult result = pg_ark::wire::DecodeHeader(header_bytes, &header);
     bool is_reply = header.type == pg_ark::wire::MessageType::reply;
     if (result == DecodeResult::ok &&
-        ((!is_reply && header.type != pg_ark::wire::MessageType::backup_record) ||
+        ((!is_reply && header.type != pg_ark::wire::MessageType::backup_record &&
+          header.type != pg_ark::wire::MessageType::row_record) ||
          (header.request_id != request_id &&
           !(is_reply && header.request_id == pg_ark::wire::kConnectionReplyId))))
         result = DecodeResult::bad_field;
@@ -206,8 +207,13 @@ static bool Receive(uint32_t request_id, TimestampTz deadline, HelperFrame *out,
                             deadline == kNoDeadline ? RequestDeadline() : deadline, error))
             return false;
         out->is_record = !is_reply;
-        result = is_reply ? pg_ark::wire::DecodeReply(payload, header.length, &out->reply)
-                          : pg_ark::wire::DecodeBackupRecord(payload, header.length, &out->record);
+        out->is_row = header.type == pg_ark::wire::MessageType::row_record;
+        if (is_reply)
+            result = pg_ark::wire::DecodeReply(payload, header.length, &out->reply);
+        else if (out->is_row)
+            result = pg_ark::wire::DecodeRowRecord(payload, header.length, &out->row);
+        else
+            result = pg_ark::wire::DecodeBackupRecord(payload, header.length, &out->record);
         pfree(payload);
     }
     if (result != DecodeResult::ok) {

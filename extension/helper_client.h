@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "backup_protocol.h"
+#include "command_protocol.h"
 #include "protocol.h"
 
 /*
@@ -32,9 +33,11 @@ void HelperAbortConnection(void);
  * closes it with HelperAbortConnection(), in PG_FINALLY when ERRORs may escape.
  */
 struct HelperFrame {
-    bool is_record; /* a backup_record; otherwise the final reply */
+    bool is_record; /* a backup_record or a row_record; otherwise the final reply */
+    bool is_row;    /* a row_record (command_protocol.h) */
     pg_ark::wire::Reply reply;
     pg_ark::wire::BackupRecord record;
+    pg_ark::wire::RowRecord row;
 };
 
 bool HelperOpen(char **error);

@@ -132,3 +132,30 @@ REVOKE ALL ON FUNCTION block_tracking_flush(pg_lsn, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION block_tracking_status() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION block_tracking_maps() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION block_tracking_blocks(pg_lsn, pg_lsn) TO pg_monitor;
+
+-- Maintenance. backup_check() runs every check and returns one row each (name, ok, detail),
+-- forcing a WAL switch and waiting up to wal_timeout_ms for it to be archived.
+-- backup_expire() applies the retention policy of the helper's configuration now (it also runs
+-- after every successful backup): one row per backup or WAL file removed, or that would be with
+-- dry_run. backup_verify() re-reads the repository (or one backup, its chain and its WAL) and
+-- returns one row per problem found; the summary comes as a NOTICE. See docs/check.md,
+-- docs/retention.md and docs/verify.md.
+CREATE FUNCTION backup_check(wal_timeout_ms integer DEFAULT 60000,
+    OUT name text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_check'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION backup_expire(dry_run boolean DEFAULT false,
+    OUT kind text, OUT name text, OUT bytes bigint, OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_expire'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION backup_verify(id text DEFAULT NULL, OUT object text, OUT problem text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_ark_backup_verify'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION backup_check(integer), backup_expire(boolean), backup_verify(text)
+    FROM PUBLIC;

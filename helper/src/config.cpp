@@ -214,6 +214,12 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
 Status Parser::SetCluster(int line, PendingCluster &cluster, const std::string &key,
                           const std::string &value) {
     if (key == "pgdata") return ParseAbsolutePath(line, key, value, &cluster.config.pgdata);
+    if (key == "pg-database") {
+        if (value.empty() || value.size() > 63)
+            return BadValue(line, key, value, "a database name of 1 to 63 bytes");
+        cluster.config.pg_database = value;
+        return Status::Ok();
+    }
     if (key == "compress-type") {
         CompressType type;
         PG_ARK_RETURN_IF_ERROR(ParseCompressType(line, key, value, &type));

@@ -29,6 +29,8 @@
  *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
+ *     # the database holding the extension, for pg_ark check (default postgres)
+ *     pg-database = postgres
  *     # compress-type, compress-level, process-max, retention-* and backup-max-age may be
  *     # overridden per cluster
  *     compress-level = 3
@@ -85,6 +87,8 @@ struct ClusterConfig {
     Retention retention;
     /* backup-max-age: check fails when the newest complete backup is older ("26h"; 0 = off). */
     int64_t backup_max_age_seconds = 0;
+    /* pg-database: where `pg_ark check` finds the extension (CREATE EXTENSION pg_ark). */
+    std::string pg_database = "postgres";
 };
 
 /* One per CPU, at least 1 and at most 8. */

@@ -19,6 +19,7 @@
 #include "backup_lock.h"
 #include "catalog.h"
 #include "catalog_format.h"
+#include "cli_check.h"
 #include "cli_common.h"
 #include "cli_maintenance.h"
 #include "config.h"
@@ -330,6 +331,15 @@ int Main(int argc, char **argv) {
     start->add_option("--config", config_path, "Configuration file")->capture_default_str();
     start->add_option("--cluster", cluster, "Cluster section name (default: the repository-wide pause)");
 
+    int wal_timeout = 60;
+    auto *check = app.add_subcommand("check", "Check the configuration, archiving and repository");
+    check->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    check->add_option("--cluster", cluster, "Cluster section name")->required();
+    check->add_option("--wal-timeout", wal_timeout, "Seconds to wait for a forced WAL switch to be archived")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+    check->add_flag("--json", json, "Print JSON");
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -347,6 +357,7 @@ int Main(int argc, char **argv) {
     if (list->parsed()) return RunList(config_path, cluster, json);
     if (info->parsed()) return RunInfo(config_path, cluster, backup_id, json);
     if (restore->parsed()) return RunRestore(config_path, cluster, restore_arguments);
+    if (check->parsed()) return RunCheck(config_path, cluster, wal_timeout, json);
     if (stop->parsed()) return RunStop(config_path, cluster);
     if (start->parsed()) return RunStart(config_path, cluster);
     if (version->parsed()) {

@@ -78,14 +78,19 @@ bool CoversPart(const SourcePart &source) {
 
 /* Whether the file's bytes at the pieces hash to the part's SHA-256. */
 Result<bool> SameBytes(int fd, const SourcePart &source, const std::string &path) {
-    constexpr size_t kChunk = 1 << 20;
-    std::vector<uint8_t> buffer(kChunk);
+    /* The whole part is asked of the disk up front, so reading runs ahead of the hashing
+     * instead of alternating with it (a cold-cache delta is otherwise half as fast). */
+    for (const Piece &piece : source.pieces)
+        (void)posix_fadvise(fd, static_cast<off_t>(piece.file_offset), static_cast<off_t>(piece.length),
+                            POSIX_FADV_WILLNEED);
+    constexpr size_t kChunk = 4 << 20;
+    thread_local std::unique_ptr<uint8_t[]> buffer(new uint8_t[kChunk]); /* not zeroed */
     Sha256 hash;
     for (const Piece &piece : source.pieces) {
         for (uint64_t done = 0; done < piece.length;) {
             size_t size = static_cast<size_t>(std::min<uint64_t>(kChunk, piece.length - done));
-            PG_ARK_RETURN_IF_ERROR(PreadAll(fd, buffer.data(), size, piece.file_offset + done, path));
-            hash.Update(buffer.data(), size);
+            PG_ARK_RETURN_IF_ERROR(PreadAll(fd, buffer.get(), size, piece.file_offset + done, path));
+            hash.Update(buffer.get(), size);
             done += size;
         }
     }
