@@ -10,6 +10,7 @@
 #include "backup_lock.h"
 #include "pause.h"
 #include "repository_checks.h"
+#include "verify.h"
 
 namespace pg_ark {
 
@@ -59,8 +60,21 @@ Status CommandService::Run(const wire::CommandRequest &request, const RowSink &e
                                          *removed ? "resumed" : "was not paused");
             return Status::Ok();
         }
+        case wire::Command::verify: {
+            PG_ARK_RETURN_IF_ERROR(CheckSystem(request));
+            auto running = BackupLock::IsHeld(config_.repo_path, request.cluster);
+            if (!running.ok()) return running.status();
+            auto report = VerifyRepository(*repository_, request.cluster, request.backup_id,
+                                           (*cluster)->process_max, *running);
+            if (!report.ok()) return report.status();
+            for (const VerifyProblem &row : report->problems)
+                PG_ARK_RETURN_IF_ERROR(emit({row.object, row.problem}));
+            *reply_message = VerifySummary(*report);
+            for (const BackupVerdict &verdict : report->backups)
+                *reply_message += "\n" + DescribeVerdict(verdict);
+            return Status::Ok();
+        }
         case wire::Command::expire:
-        case wire::Command::verify:
             break;
     }
     return Status(ErrorKind::invalid_argument,

@@ -6,6 +6,10 @@
  *   check   rows (name, ok, detail): repository_checks.h
  *   stop    pause backups and expiry of the cluster (pause.h); no rows
  *   start   lift that pause; no rows
+ *   verify  rows (object, problem), one per problem found (verify.h), none when all is well;
+ *           the reply message is the summary line ("verified ...: N problems") followed by one
+ *           line per backup (its state and how far recovery from it reaches), so
+ *           backup_verify(id) can show it. request.backup_id empty: everything.
  *
  * The request's system identifier must be the registered one, except for check, which reports
  * a mismatch as a failed row instead.

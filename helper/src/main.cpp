@@ -22,6 +22,7 @@
 #include "cli_check.h"
 #include "cli_common.h"
 #include "cli_maintenance.h"
+#include "cli_verify.h"
 #include "config.h"
 #include "log.h"
 #include "repository.h"
@@ -340,6 +341,14 @@ int Main(int argc, char **argv) {
         ->check(CLI::Range(1, 3600));
     check->add_flag("--json", json, "Print JSON");
 
+    std::string verify_set;
+    auto *verify = app.add_subcommand(
+        "verify", "Re-read every stored backup object and WAL file; report damage and WAL gaps");
+    verify->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    verify->add_option("--cluster", cluster, "Cluster section name")->required();
+    verify->add_option("--set", verify_set, "One backup (and its chain) instead of everything");
+    verify->add_flag("--json", json, "Print JSON");
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -360,6 +369,7 @@ int Main(int argc, char **argv) {
     if (check->parsed()) return RunCheck(config_path, cluster, wal_timeout, json);
     if (stop->parsed()) return RunStop(config_path, cluster);
     if (start->parsed()) return RunStart(config_path, cluster);
+    if (verify->parsed()) return RunVerify(config_path, cluster, verify_set, json);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
         return 0;

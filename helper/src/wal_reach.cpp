@@ -21,32 +21,31 @@ constexpr uint64_t kMaxWalSegmentSize = 1u << 30;
 constexpr const char *kSwitchHint =
     "WAL not archived yet can be pushed with SELECT pg_switch_wal() on the primary";
 
+Status Refuse(const std::string &message) { return Status(ErrorKind::invalid_argument, message); }
+
 /* Segments per log id ("xlogid"): the middle 8 hex digits of a name count these. */
 uint64_t SegmentsPerLog(uint64_t wal_segment_size) { return 0x100000000ull / wal_segment_size; }
 
-std::string SegmentName(uint32_t timeline, uint64_t segno, uint64_t wal_segment_size) {
+}  // namespace
+
+std::string WalSegmentName(uint32_t timeline, uint64_t segno, uint64_t wal_segment_size) {
     uint64_t per_log = SegmentsPerLog(wal_segment_size);
     return fmt::format("{:08X}{:08X}{:08X}", timeline, segno / per_log, segno % per_log);
 }
 
-/* The segment number of a (valid) segment or .partial name. */
-uint64_t SegmentNumber(const std::string &name, uint64_t wal_segment_size) {
+uint64_t WalSegmentNumber(const std::string &name, uint64_t wal_segment_size) {
     uint64_t log = strtoull(name.substr(8, 8).c_str(), nullptr, 16);
     uint64_t seg = strtoull(name.substr(16, 8).c_str(), nullptr, 16);
     return log * SegmentsPerLog(wal_segment_size) + seg;
 }
 
-Status Refuse(const std::string &message) { return Status(ErrorKind::invalid_argument, message); }
-
-}  // namespace
-
 uint64_t WalSegmentSizeOf(const BackupMetadata &backup) {
     if (backup.wal_start.size() != 24) return kDefaultWalSegmentSize;
     auto matches = [&](uint64_t size) {
-        if (SegmentName(backup.timeline, backup.start_lsn / size, size) != backup.wal_start)
+        if (WalSegmentName(backup.timeline, backup.start_lsn / size, size) != backup.wal_start)
             return false;
         return backup.wal_stop.empty() || backup.stop_lsn == 0 ||
-               SegmentName(backup.timeline, (backup.stop_lsn - 1) / size, size) == backup.wal_stop;
+               WalSegmentName(backup.timeline, (backup.stop_lsn - 1) / size, size) == backup.wal_stop;
     };
     if (matches(kDefaultWalSegmentSize)) return kDefaultWalSegmentSize;
     for (uint64_t size = kMinWalSegmentSize; size <= kMaxWalSegmentSize; size *= 2)
@@ -80,7 +79,7 @@ Status CheckTargetReach(const RecoveryTarget &target, const std::vector<Archived
         const ArchivedWal *newest = nullptr;
         uint64_t newest_segno = 0;
         for (const ArchivedWal &wal : archived) {
-            uint64_t segno = SegmentNumber(wal.name, wal_segment_size);
+            uint64_t segno = WalSegmentNumber(wal.name, wal_segment_size);
             if (segno == wanted) return Status::Ok();
             /* Sorted by name, so a later timeline's copy of the same segment wins the tie. */
             if (newest == nullptr || segno >= newest_segno) {
@@ -91,7 +90,7 @@ Status CheckTargetReach(const RecoveryTarget &target, const std::vector<Archived
         return Refuse(fmt::format(
             "recovery target LSN {} is beyond the archived WAL: its segment {} is not archived on "
             "any timeline, whole or as .partial (newest archived segment: {}); {}",
-            target.value, SegmentName(timeline, wanted, wal_segment_size),
+            target.value, WalSegmentName(timeline, wanted, wal_segment_size),
             newest == nullptr ? std::string("none") : newest->name, kSwitchHint));
     }
     return Status::Ok();

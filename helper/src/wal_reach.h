@@ -41,6 +41,12 @@ constexpr uint64_t kDefaultWalSegmentSize = 16u << 20;
  */
 uint64_t WalSegmentSizeOf(const BackupMetadata &backup);
 
+/* "TTTTTTTTLLLLLLLLSSSSSSSS" of segment number segno on timeline (names count segments per
+ * log id, so the name depends on the segment size). */
+std::string WalSegmentName(uint32_t timeline, uint64_t segno, uint64_t wal_segment_size);
+/* The segment number of a (valid) segment, .partial or .backup name. */
+uint64_t WalSegmentNumber(const std::string &name, uint64_t wal_segment_size);
+
 /*
  * invalid_argument, naming the target and the newest archived segment, when target cannot be
  * reached with `archived` (see the file comment); OK for other kinds. timeline names the
