@@ -7,7 +7,7 @@
 # tmpfs so they can fill the repository's filesystem (PG_ARK_TEST_SMALLFS).
 #
 # While developing: PG_ARK_TAP="t/007_backup_restore.pl" runs only those TAP files, and
-# PG_ARK_ONLY=tap skips the unit and SQL tests.
+# PG_ARK_ONLY=tap skips the unit and SQL tests; PG_ARK_ONLY=regress runs the SQL tests alone.
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +59,7 @@ env_vars=(
 
 echo "=== SQL tests (pg_regress) ==="
 regress_tests=$(cd "$work/sql" && ls *.sql | sed 's/\.sql$//' | sort)
-if [ "$only" = all ] && ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
+if { [ "$only" = all ] || [ "$only" = regress ]; } && ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" "$pg_regress" \
       --bindir="$pg_bindir" --temp-instance="$work/regress_instance" --temp-config="$work/regress.conf" \
       --inputdir="$work" --outputdir="$work" $regress_tests); then
   cat "$work/regression.diffs" 2>/dev/null || true
@@ -67,7 +67,7 @@ if [ "$only" = all ] && ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars
 fi
 
 echo "=== whole-flow tests (TAP) ==="
-if ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} ${PG_ARK_TAP:-t/*.pl}); then
+if [ "$only" != regress ] && ! (cd "$work" && "${run_as_postgres[@]}" env "${env_vars[@]}" prove ${PROVE_FLAGS:-} ${PG_ARK_TAP:-t/*.pl}); then
   for log in "$work"/tmp_check/log/regress_log_*; do
     [ -f "$log" ] && { echo "--- $log (tail)"; tail -n 40 "$log"; }
   done
