@@ -42,6 +42,8 @@ like($out, qr/^backup \Q$id\E \(full\): ok, \d+ objects?, .*recovery can reach t
 like($out, qr/^verified 2 backups \(\d+ objects, .*\) and \d+ WAL files \(\d+ segments\): no problems$/m,
 	'the summary says no problems');
 note "healthy:\n$out";
+is($node->safe_psql('postgres', 'SELECT count(*) FROM backup_verify()'), '0',
+	'backup_verify() of the healthy repository returns no problem');
 
 # The documented command, as written.
 my ($text, $why) = PgArkTest::example_block(slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/verify.md"), 'verify.sh');
@@ -88,6 +90,13 @@ like($out, qr/^backup \Q$id\E \(full\): 2 problems, .*incomplete: recovery from 
 	'the first backup is not ok');
 like($out, qr/^backup \Q$second->{backup_id}\E \(full\): ok, /m, 'the second backup is ok');
 like($out, qr/: 3 problems$/m, 'the summary counts 3 problems');
+my ($sql_rows, $sql_notice) = ('', '');
+$node->psql('postgres', 'SELECT object FROM backup_verify() ORDER BY 1', stdout => \$sql_rows, stderr => \$sql_notice);
+is(scalar(split /\n/, $sql_rows), 3, 'backup_verify() returns the 3 problems as rows');
+like($sql_rows, qr/^wal \Q$needed\E$/m, 'the missing segment among them');
+like($sql_notice, qr/NOTICE:  verified 2 backups .*: 3 problems/, 'and its summary as a NOTICE');
+is($node->safe_psql('postgres', "SELECT count(*) FROM backup_verify('$second->{backup_id}')"), '0',
+	'backup_verify(id) of the intact backup returns no problem');
 
 ($rc, $out) = verify('--json');
 is($rc, 7, 'verify --json exits 7 too');
