@@ -3,8 +3,8 @@
 #     and the command exits 0; each misconfiguration that can be provoked fails its own check,
 #     by name, and makes the command exit 1: no backup yet, archive_library unset (the forced WAL
 #     switch is then not archived either), the helper down (the command then still checks the
-#     repository itself), a read-only repository, paused backups, a backup older than
-#     backup-max-age, the server down.
+#     repository itself), a read-only repository, paused backups (which refuse to start while
+#     WAL archiving goes on), a backup older than backup-max-age, the server down.
 use strict;
 use warnings;
 
@@ -126,7 +126,15 @@ $rows = checks();
 is(failing($rows), 'backups_paused last_backup', 'paused and too old: those two fail');
 like($rows->{backups_paused}[1], qr/paused by "pg_ark stop --cluster .* run "pg_ark start --cluster/, 'saying how to resume');
 like($rows->{last_backup}[1], qr/\(backup-max-age 1 s\)/, 'naming backup-max-age');
+my ($backup_rc, $backup_out, $backup_err) = ('', '', '');
+$backup_rc = $node->psql('postgres', 'SELECT * FROM backup_start_full()', stdout => \$backup_out, stderr => \$backup_err);
+isnt($backup_rc, 0, 'paused: a new backup is refused');
+like($backup_err, qr/backup refused: cluster "\Q${\ $ark->cluster}\E" is paused by "pg_ark stop --cluster/,
+	'saying it is paused and how to resume');
+PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
+pass('paused: WAL archiving goes on');
 $ark->run_cli('start', '--config', $ark->config_file, '--cluster', $ark->cluster);
+is($ark->backup($node)->{status}, 'complete', 'started again: backups run');
 $ark->write_config($config);
 $ark->stop;
 $ark->start;
