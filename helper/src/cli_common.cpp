@@ -9,7 +9,9 @@
 
 #include <iostream>
 
+#include "backup_lock.h"
 #include "log.h"
+#include "storage.h"
 
 namespace pg_ark {
 
@@ -31,6 +33,23 @@ Status RefuseRoot(const char *command) {
                   fmt::format("pg_ark {} must not run as root; run it as the owner of the data "
                               "directories (usually postgres), e.g. runuser -u postgres -- pg_ark {}",
                               command, command));
+}
+
+Result<ClusterContext> OpenCluster(const std::string &config_path, const std::string &cluster) {
+    ClusterContext context;
+    auto config = LoadAndApply(config_path);
+    if (!config.ok()) return config.status();
+    context.config = std::move(*config);
+    auto section = context.config.Cluster(cluster);
+    if (!section.ok()) return Status(ErrorKind::invalid_argument, section.status().message());
+    context.cluster = **section;
+    context.repository = std::make_unique<Repository>(MakePosixStorage(context.config.repo_path));
+    auto registered = context.repository->LoadCluster(cluster);
+    if (!registered.ok()) return registered.status();
+    auto running = BackupLock::IsHeld(context.config.repo_path, cluster);
+    if (!running.ok()) return running.status();
+    context.backup_running = *running;
+    return context;
 }
 
 }  // namespace pg_ark

@@ -6,9 +6,11 @@
 #ifndef PG_ARK_HELPER_CLI_COMMON_H
 #define PG_ARK_HELPER_CLI_COMMON_H
 
+#include <memory>
 #include <string>
 
 #include "config.h"
+#include "repository.h"
 #include "status.h"
 
 namespace pg_ark {
@@ -26,6 +28,20 @@ Result<Config> LoadAndApply(const std::string &path);
  * data directory owned by root, which PostgreSQL refuses.
  */
 Status RefuseRoot(const char *command);
+
+/* What a command on one registered cluster's repository works with. */
+struct ClusterContext {
+    Config config;
+    ClusterConfig cluster;
+    std::unique_ptr<Repository> repository;
+    bool backup_running = false; /* the cluster's backup lock is held now */
+};
+
+/*
+ * Loads the configuration and the cluster's section (invalid_argument when it has none), opens
+ * the repository and checks the cluster is registered there.
+ */
+Result<ClusterContext> OpenCluster(const std::string &config_path, const std::string &cluster);
 
 }  // namespace pg_ark
 

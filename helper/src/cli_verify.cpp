@@ -73,17 +73,10 @@ int RunVerify(const std::string &config_path, const std::string &cluster_name,
               const std::string &backup_id, bool json) {
     Status refused = RefuseRoot("verify");
     if (!refused.ok()) return Fail(refused);
-    auto config = LoadAndApply(config_path);
-    if (!config.ok()) return Fail(config.status());
-    auto cluster = config->Cluster(cluster_name);
-    if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
-    Repository repository(MakePosixStorage(config->repo_path));
-    auto registered = repository.LoadCluster(cluster_name);
-    if (!registered.ok()) return Fail(registered.status());
-    auto running = BackupLock::IsHeld(config->repo_path, cluster_name);
-    if (!running.ok()) return Fail(running.status());
-    auto report = VerifyRepository(repository, cluster_name, backup_id, (*cluster)->process_max,
-                                   *running);
+    auto context = OpenCluster(config_path, cluster_name);
+    if (!context.ok()) return Fail(context.status());
+    auto report = VerifyRepository(*context->repository, cluster_name, backup_id,
+                                   context->cluster.process_max, context->backup_running);
     if (!report.ok()) return Fail(report.status());
     std::cout << (json ? FormatVerifyJson(*report) : FormatVerifyText(*report)) << std::flush;
     return report->ok() ? 0 : ErrorKindExitStatus(ErrorKind::corrupt);

@@ -131,17 +131,10 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
  */
 int WithCatalog(const std::string &config_path, const std::string &cluster_name,
                 const std::function<int(Catalog &, bool backup_running)> &run) {
-    auto config = LoadAndApply(config_path);
-    if (!config.ok()) return Fail(config.status());
-    auto cluster = config->Cluster(cluster_name);
-    if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
-    Repository repository(MakePosixStorage(config->repo_path));
-    auto registered = repository.LoadCluster(cluster_name);
-    if (!registered.ok()) return Fail(registered.status());
-    auto backup_running = BackupLock::IsHeld(config->repo_path, cluster_name);
-    if (!backup_running.ok()) return Fail(backup_running.status());
-    Catalog catalog(&repository, cluster_name);
-    return run(catalog, *backup_running);
+    auto context = OpenCluster(config_path, cluster_name);
+    if (!context.ok()) return Fail(context.status());
+    Catalog catalog(context->repository.get(), cluster_name);
+    return run(catalog, context->backup_running);
 }
 
 int RunList(const std::string &config_path, const std::string &cluster_name, bool json) {

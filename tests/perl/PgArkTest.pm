@@ -1021,6 +1021,37 @@ sub dumpall
 
 =pod
 
+=head2 $ark->run_doc_example($doc, $marker, %replace)
+
+Runs the shell example that follows `<!-- example: $marker -->` in docs/$doc the way a user
+would, adapted to the test: `runuser -u postgres -- ` dropped (the tests already run as
+postgres), /etc/pg_ark.conf replaced by this helper's configuration, `pg_ark` by the binary
+under test, and each key of %replace (a literal string) by its value. Fails the test when the
+example is missing. Returns ($exit_status, $stdout, $stderr).
+
+=cut
+
+sub run_doc_example
+{
+	my ($self, $doc, $marker, %replace) = @_;
+	my ($text, $why) = example_block(PostgreSQL::Test::Utils::slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/$doc"), $marker);
+	Test::More::ok(defined $text, "docs/$doc has the $marker example") or Test::More::diag($why);
+	my $script = $text // 'exit 1';
+	$script =~ s{runuser -u postgres -- }{}g;
+	$script =~ s{/etc/pg_ark\.conf}{$self->{config}}g;
+	$script =~ s{\Q$_\E}{$replace{$_}}g for keys %replace;
+	my $binary = pg_ark_bin();
+	$script =~ s{(^|\s)pg_ark }{$1$binary }g;
+	Test::More::note("running docs/$doc $marker:\n$script");
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'bash', '-e', '-c', $script ], '<', '/dev/null', '>', \$out, '2>', \$err,
+		IPC::Run::timeout(timeout()));
+	my $status = $?;
+	return (($status & 127) ? -1 : ($status >> 8), $out, $err);
+}
+
+=pod
+
 =head2 PgArkTest::example_block($markdown, $marker)
 
 The fenced block that follows the line `<!-- example: $marker -->` (blank lines allowed in

@@ -14,7 +14,7 @@ my $source = $ENV{PG_ARK_SOURCE_DIR};
 BAIL_OUT('PG_ARK_SOURCE_DIR is not set') unless defined $source && $source ne '';
 my $doc = slurp_file("$source/docs/backup.md");
 my %example;
-for my $marker ('grant.sql', 'backup.sql', 'restore.sh')
+for my $marker ('grant.sql', 'backup.sql')
 {
 	my ($text, $lang) = PgArkTest::example_block($doc, $marker);
 	ok(defined $text, "docs/backup.md has the $marker example") or diag($lang);
@@ -34,16 +34,9 @@ $node->safe_psql('postgres', 'INSERT INTO precious VALUES (-1)');
 PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
 
 my $restored = PostgreSQL::Test::Cluster->new('docs_restored');
-my $script = $example{'restore.sh'};
-$script =~ s{runuser -u postgres -- }{};    # the tests already run as postgres
-$script =~ s{/etc/pg_ark\.conf}{${\ $ark->config_file}}g;
-$script =~ s{/var/lib/postgresql/15/main}{${\ $restored->data_dir}}g;
-$script =~ s{(^|\s)pg_ark }{$1${\ PgArkTest::pg_ark_bin()} }g;
-note "running:\n$script";
-($out, $err) = ('', '');
-IPC::Run::run([ 'bash', '-e', '-c', $script ], '<', '/dev/null', '>', \$out, '2>', \$err,
-	IPC::Run::timeout(PgArkTest::timeout()));
-is($?, 0, 'the documented restore command succeeds') or diag($err);
+($rc, $out, $err) = $ark->run_doc_example('backup.md', 'restore.sh',
+	'/var/lib/postgresql/15/main' => $restored->data_dir);
+is($rc, 0, 'the documented restore command succeeds') or diag($err);
 $restored->append_conf('postgresql.conf', "port = ${\ $restored->port}\narchive_mode = off\n");
 $restored->start;
 PgArkTest::poll_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' },

@@ -138,20 +138,10 @@ isnt($rc, 0, 'without --delta: refused');
 like($err, qr/not empty.*--delta/, 'without --delta: naming --delta');
 
 # 6. The documented command, as written.
-my ($text, $why) = PgArkTest::example_block(slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/backup.md"), 'delta.sh');
-ok(defined $text, 'docs/backup.md has the delta.sh example') or diag($why);
-my $script = $text // '';
-$script =~ s{runuser -u postgres -- }{};    # the tests already run as postgres
-$script =~ s{/etc/pg_ark\.conf}{${\ $ark->config_file}}g;
-$script =~ s{/var/lib/postgresql/15/main}{$pgdata}g;
-$script =~ s{(^|\s)pg_ark }{$1${\ PgArkTest::pg_ark_bin()} }g;
-note "running:\n$script";
 delta('before the documented command');    # back to the backup after the run above
 unlink("$pgdata/$file{pgbench_tellers}") or die;
-($out, $err) = ('', '');
-IPC::Run::run([ 'bash', '-e', '-c', $script ], '<', '/dev/null', '>', \$out, '2>', \$err,
-	IPC::Run::timeout(PgArkTest::timeout()));
-is($?, 0, 'the documented delta restore succeeds') or diag($err);
+($rc, $out, $err) = $ark->run_doc_example('backup.md', 'delta.sh', '/var/lib/postgresql/15/main' => $pgdata);
+is($rc, 0, 'the documented delta restore succeeds') or diag($err);
 like($out, qr/^delta: rewrote 2 of \d+ files/m, 'and rewrites the deleted file and postgresql.conf (the tests add a port to it)');
 $node->append_conf('postgresql.conf', "port = ${\ $node->port}\narchive_mode = off\n");
 check_data('documented delta restore');

@@ -46,16 +46,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM backup_verify()'), '0',
 	'backup_verify() of the healthy repository returns no problem');
 
 # The documented command, as written.
-my ($text, $why) = PgArkTest::example_block(slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/verify.md"), 'verify.sh');
-ok(defined $text, 'docs/verify.md has the verify.sh example') or diag($why);
-my $script = $text // '';
-$script =~ s{runuser -u postgres -- }{};    # the tests already run as postgres
-$script =~ s{/etc/pg_ark\.conf}{${\ $ark->config_file}}g;
-$script =~ s{(^|\s)pg_ark }{$1${\ PgArkTest::pg_ark_bin()} }g;
-($out, $err) = ('', '');
-IPC::Run::run([ 'bash', '-e', '-c', $script ], '<', '/dev/null', '>', \$out, '2>', \$err,
-	IPC::Run::timeout(PgArkTest::timeout()));
-is($? >> 8, 0, 'the documented command exits 0 on a healthy repository') or diag("stderr: $err");
+($rc, $out, $err) = $ark->run_doc_example('verify.md', 'verify.sh');
+is($rc, 0, 'the documented command exits 0 on a healthy repository') or diag("stderr: $err");
 like($out, qr/: no problems$/m, 'and reports no problems');
 
 # 2. Damage: a bit flip in a stored object of the first backup (its largest: table data) ...

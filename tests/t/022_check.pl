@@ -63,16 +63,7 @@ $rows = checks();
 is(failing($rows), '', 'after a backup every check passes');
 like($rows->{last_backup}[1], qr/ended \d+ s ago \(backup-max-age is not set\)/, 'with the backup\'s age');
 # The documented command, as written.
-my ($text, $why) = PgArkTest::example_block(slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/check.md"), 'check.sh');
-ok(defined $text, 'docs/check.md has the check.sh example') or diag($why);
-my $script = $text // '';
-$script =~ s{runuser -u postgres -- }{};    # the tests already run as postgres
-$script =~ s{/etc/pg_ark\.conf}{${\ $ark->config_file}}g;
-$script =~ s{(^|\s)pg_ark }{$1${\ PgArkTest::pg_ark_bin()} }g;
-my ($out, $err) = ('', '');
-IPC::Run::run([ 'bash', '-c', $script ], '<', '/dev/null', '>', \$out, '2>', \$err,
-	IPC::Run::timeout(PgArkTest::timeout()));
-my $rc = $? >> 8;
+my ($rc, $out, $err) = $ark->run_doc_example('check.md', 'check.sh');
 is($rc, 0, 'pg_ark check exits 0 on a healthy cluster') or diag($out . $err);
 like($out, qr/^ok\s+wal_archived\s+a forced WAL switch was archived/m, 'and prints each check');
 like($out, qr/cluster "\Q${\ $ark->cluster}\E": 0 of 13 checks failed/, 'and the total');
