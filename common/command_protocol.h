@@ -25,7 +25,8 @@ namespace wire {
 
 enum class Command : uint32_t {
     check = 1,  /* the repository's side of backup_check(): rows (name, ok, detail) */
-    expire = 2, /* retention: rows (kind, name, bytes) of what was (or would be) removed */
+    expire = 2, /* retention: rows (kind, name, bytes, reason) of what was (or would be)
+                 * removed */
     verify = 3, /* rows (object, problem) */
     stop = 4,   /* pause backups and expiry; no rows */
     start = 5,  /* lift stop; no rows */

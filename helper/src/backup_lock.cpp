@@ -39,13 +39,26 @@ bool Flock(int fd, int operation) {
     }
 }
 
-/* The id the holder wrote; "" when it has not written one yet. */
+/* What an expiry writes instead of a backup id. */
+constexpr char kExpiryHolder[] = "expire";
+
+/* The id the holder wrote (or kExpiryHolder); "" when it has not written one yet. */
 std::string HolderId(int fd) {
     char buffer[64];
     ssize_t n = pread(fd, buffer, sizeof buffer, 0);
     std::string text(buffer, n > 0 ? static_cast<size_t>(n) : 0);
     while (!text.empty() && text.back() == '\n') text.pop_back();
-    return IsValidBackupId(text) ? text : std::string();
+    return IsValidBackupId(text) || text == kExpiryHolder ? text : std::string();
+}
+
+Status Busy(const std::string &cluster, const std::string &holder) {
+    if (holder == kExpiryHolder)
+        return Status(ErrorKind::conflict,
+                      fmt::format("expiry of cluster \"{}\" is running; try again when it ends",
+                                  cluster));
+    return Status(ErrorKind::conflict,
+                  fmt::format("a backup of cluster \"{}\" is already running{}", cluster,
+                              holder.empty() ? "" : " (backup " + holder + ")"));
 }
 
 Status WriteHolderId(int fd, const std::string &path, const std::string &backup_id) {
@@ -63,6 +76,16 @@ Result<BackupLock> BackupLock::Acquire(const std::string &repo_path, const std::
     if (!IsValidBackupId(backup_id))
         return Status(ErrorKind::invalid_argument,
                       fmt::format("invalid backup id \"{}\"", backup_id));
+    return AcquireAs(repo_path, cluster, backup_id);
+}
+
+Result<BackupLock> BackupLock::AcquireForExpiry(const std::string &repo_path,
+                                                const std::string &cluster) {
+    return AcquireAs(repo_path, cluster, kExpiryHolder);
+}
+
+Result<BackupLock> BackupLock::AcquireAs(const std::string &repo_path, const std::string &cluster,
+                                         const std::string &backup_id) {
     auto path = LockPath(repo_path, cluster);
     if (!path.ok()) return path.status();
     UniqueFd fd(open(path->c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
@@ -71,12 +94,7 @@ Result<BackupLock> BackupLock::Acquire(const std::string &repo_path, const std::
     for (int attempt = 1; !Flock(fd.get(), LOCK_EX | LOCK_NB); attempt++) {
         if (errno != EWOULDBLOCK)
             return ErrnoStatus(errno, fmt::format("could not lock file \"{}\"", *path));
-        if (attempt == kAttempts) {
-            std::string holder = HolderId(fd.get());
-            return Status(ErrorKind::conflict,
-                          fmt::format("a backup of cluster \"{}\" is already running{}", cluster,
-                                      holder.empty() ? "" : " (backup " + holder + ")"));
-        }
+        if (attempt == kAttempts) return Busy(cluster, HolderId(fd.get()));
         usleep(kRetryDelay);
     }
     PG_ARK_RETURN_IF_ERROR(WriteHolderId(fd.get(), *path, backup_id));

@@ -25,6 +25,10 @@ class BackupLock {
      */
     static Result<BackupLock> Acquire(const std::string &repo_path, const std::string &cluster,
                                       const std::string &backup_id);
+    /* The same for expiry (expire.h), which must not run beside a backup either; a backup
+     * refused meanwhile is told that expiry holds the lock. */
+    static Result<BackupLock> AcquireForExpiry(const std::string &repo_path,
+                                               const std::string &cluster);
     /* True when some process holds the lock now. */
     static Result<bool> IsHeld(const std::string &repo_path, const std::string &cluster);
 
@@ -36,6 +40,9 @@ class BackupLock {
 
   private:
     explicit BackupLock(UniqueFd fd) : fd_(std::move(fd)) {}
+    /* holder: what the lock file says holds it (a backup id, or "expire"). */
+    static Result<BackupLock> AcquireAs(const std::string &repo_path, const std::string &cluster,
+                                        const std::string &holder);
     UniqueFd fd_;
 };
 

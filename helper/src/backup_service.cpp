@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "changed_blocks.h"
+#include "expire.h"
 #include "incremental_plan.h"
 #include "log.h"
 #include "pause.h"
@@ -57,6 +58,31 @@ struct BackupJob {
 namespace {
 
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
+
+/*
+ * Retention after every successful backup, while the backup still holds the cluster's lock:
+ * so it runs exactly once per backup and no other backup or expiry can start in between. The
+ * backup is complete whatever happens here: a failure is only a warning.
+ */
+void ExpireAfterBackup(const Config &config, Repository &repository, const std::string &cluster,
+                       const std::string &backup_id) {
+    auto section = config.Cluster(cluster);
+    if (!section.ok()) return;
+    auto paused = PausedState(repository, cluster);
+    if (paused.ok() && paused->has_value()) {
+        Log(LogLevel::info, "no expiry after backup {}: {}", backup_id,
+            DescribePause(**paused, cluster));
+        return;
+    }
+    ExpireOptions options;
+    options.now = time(nullptr);
+    auto report = ExpireLocked(repository, **section, options);
+    if (!report.ok())
+        Log(LogLevel::warn,
+            "backup {} is complete, but the expiry after it failed: {}; run \"pg_ark expire "
+            "--cluster {}\" once the cause is fixed",
+            backup_id, report.status().message(), cluster);
+}
 
 /* The client's end closed (backend exited, connection reset). */
 bool PeerGone(int fd) {
@@ -535,9 +561,10 @@ Status BackupService::Commit(BackupJob &job, const wire::BackupStopRequest &requ
         std::lock_guard<std::mutex> guard(mutex_);
         running_.erase(job.cluster);
     }
-    job.lock.Release();
     Log(LogLevel::info, "backup {} of cluster \"{}\" complete: {} files, {} bytes stored as {}", m.id,
         job.cluster, m.file_count, m.original_bytes, m.stored_bytes);
+    ExpireAfterBackup(config_, *repository_, job.cluster, m.id);
+    job.lock.Release();
     return Status::Ok();
 }
 

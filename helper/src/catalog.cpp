@@ -30,6 +30,7 @@ constexpr char kInfoName[] = "backup.info";
 constexpr char kManifestName[] = "backup.manifest";
 constexpr char kFailedName[] = "backup.failed";
 constexpr char kDataName[] = "data";
+constexpr char kExpiringName[] = "backup.expiring";
 constexpr char kStoppedError[] = "the helper stopped before the backup finished";
 
 char TypeLetter(BackupType type) {
@@ -86,6 +87,42 @@ Result<RepoPath> BackupFile(const std::string &cluster, const std::string &id, c
 
 Result<RepoPath> IndexPath(const std::string &cluster) {
     return RepoPath::Make(cluster + "/backup.index");
+}
+
+Result<RepoPath> ExpiringPath(const std::string &cluster) {
+    return RepoPath::Make(cluster + "/" + kExpiringName);
+}
+
+/* Whether an expiry is (or was, when it was interrupted) removing backups: see catalog.h. */
+Result<bool> ExpiryMarked(Storage &storage, const std::string &cluster) {
+    auto path = ExpiringPath(cluster);
+    if (!path.ok()) return path.status();
+    auto info = storage.Info(*path);
+    if (!info.ok()) return info.status();
+    return info->exists;
+}
+
+/* Sum of the sizes of the objects directly under a directory. */
+Result<uint64_t> ObjectBytes(Storage &storage, const RepoPath &directory) {
+    auto objects = storage.ListObjects(directory);
+    if (!objects.ok()) return objects.status();
+    uint64_t bytes = 0;
+    for (const ListedObject &object : *objects) bytes += object.size;
+    return bytes;
+}
+
+/* Removes every object directly under a directory but those named in keep. */
+Status RemoveObjects(Storage &storage, const RepoPath &directory,
+                     const std::vector<std::string> &keep) {
+    auto objects = storage.ListObjects(directory);
+    if (!objects.ok()) return objects.status();
+    for (const ListedObject &object : *objects) {
+        if (std::find(keep.begin(), keep.end(), object.name) != keep.end()) continue;
+        auto path = directory.Join(object.name);
+        if (!path.ok()) return path.status();
+        PG_ARK_RETURN_IF_ERROR(storage.Remove(*path));
+    }
+    return Status::Ok();
 }
 
 /* Valid backup ids under <cluster>/backup/, oldest first. */
@@ -250,14 +287,16 @@ Result<std::vector<CatalogEntry>> Catalog::List(bool backup_running) {
     if (!ids.ok()) return ids.status();
     auto index_path = IndexPath(cluster_);
     if (!index_path.ok()) return index_path.status();
+    auto expiring = ExpiryMarked(storage, cluster_);
+    if (!expiring.ok()) return expiring.status();
     auto index = ReadCatalogIndex(storage, *index_path, cluster_);
-    if (index.ok() && IndexMatches(*index, *ids, backup_running)) return index;
+    if (index.ok() && !*expiring && IndexMatches(*index, *ids, backup_running)) return index;
     if (!index.ok() && index.status().kind() != ErrorKind::not_found)
         Log(LogLevel::debug, "rebuilding the backup index: {}", index.status().message());
 
     auto entries = Scan(*this, storage, cluster_, *ids, backup_running);
     if (!entries.ok()) return entries.status();
-    if (!AnyRunning(*entries)) {
+    if (!AnyRunning(*entries) && !*expiring) {
         Status written = WriteCatalogIndex(storage, *index_path, *entries);
         /* A cache: a reader without write access still gets a correct answer. */
         if (!written.ok())
@@ -414,9 +453,77 @@ Status Catalog::RebuildIndex(bool backup_running) {
     auto entries = Scan(*this, storage, cluster_, *ids, backup_running);
     if (!entries.ok()) return entries.status();
     if (AnyRunning(*entries)) return Status::Ok();
+    auto expiring = ExpiryMarked(storage, cluster_);
+    if (!expiring.ok()) return expiring.status();
+    if (*expiring) return Status::Ok();
     auto index_path = IndexPath(cluster_);
     if (!index_path.ok()) return index_path.status();
     return WriteCatalogIndex(storage, *index_path, *entries);
+}
+
+Status Catalog::MarkExpiring() {
+    auto path = ExpiringPath(cluster_);
+    if (!path.ok()) return path.status();
+    return WriteWholeObject(repository_->storage(), *path,
+                            fmt::format("expiry began at {}\n", time(nullptr)), kUncompressed,
+                            WriteMode::replace);
+}
+
+Result<bool> Catalog::ExpiringMarked() { return ExpiryMarked(repository_->storage(), cluster_); }
+
+Status Catalog::EndExpiring() {
+    auto path = ExpiringPath(cluster_);
+    if (!path.ok()) return path.status();
+    PG_ARK_RETURN_IF_ERROR(repository_->storage().Remove(*path));
+    /* Every backup expiry removed is gone with its directory, so an index left from before
+     * no longer matches and would be rebuilt anyway: writing it now only saves that scan. */
+    Status indexed = RebuildIndex(false);
+    if (!indexed.ok())
+        Log(LogLevel::warn, "could not update the backup index of cluster \"{}\": {}", cluster_,
+            indexed.message());
+    return Status::Ok();
+}
+
+Status Catalog::RemoveBackup(const std::string &id, const std::string &reason) {
+    auto directory = BackupDirectory(cluster_, id);
+    if (!directory.ok()) return directory.status();
+    auto manifest = BackupFile(cluster_, id, kManifestName);
+    if (!manifest.ok()) return manifest.status();
+    auto failed = BackupFile(cluster_, id, kFailedName);
+    if (!failed.ok()) return failed.status();
+    auto data = BackupFile(cluster_, id, kDataName);
+    if (!data.ok()) return data.status();
+    Storage &storage = repository_->storage();
+
+    auto complete = storage.Info(*manifest);
+    if (!complete.ok()) return complete.status();
+    if (complete->exists) {
+        /* Failed from the moment the manifest is gone, saying why, so that an interrupted
+         * expiry is recognised and finished (retention.h) rather than kept as a failure. */
+        Status recorded = WriteWholeObject(storage, *failed, kExpiredReasonPrefix + reason,
+                                           kUncompressed, WriteMode::create_new);
+        if (!recorded.ok() && recorded.kind() != ErrorKind::conflict) return recorded;
+        PG_ARK_RETURN_IF_ERROR(storage.Remove(*manifest));
+    }
+    PG_ARK_RETURN_IF_ERROR(RemoveObjects(storage, *data, {}));
+    PG_ARK_RETURN_IF_ERROR(storage.RemoveDirectory(*data));
+    /* The failure record last: until the directory goes, the backup still says what it is. */
+    PG_ARK_RETURN_IF_ERROR(RemoveObjects(storage, *directory, {kFailedName}));
+    PG_ARK_RETURN_IF_ERROR(storage.Remove(*failed));
+    return storage.RemoveDirectory(*directory);
+}
+
+Result<uint64_t> Catalog::StoredBytes(const std::string &id, bool parts_only) {
+    auto directory = BackupDirectory(cluster_, id);
+    if (!directory.ok()) return directory.status();
+    auto data = BackupFile(cluster_, id, kDataName);
+    if (!data.ok()) return data.status();
+    Storage &storage = repository_->storage();
+    auto parts = ObjectBytes(storage, *data);
+    if (!parts.ok() || parts_only) return parts;
+    auto metadata = ObjectBytes(storage, *directory);
+    if (!metadata.ok()) return metadata.status();
+    return *parts + *metadata;
 }
 
 }  // namespace pg_ark

@@ -7,11 +7,17 @@
  *     <cluster>/backup/<id>/backup.manifest  written last: present = complete
  *     <cluster>/backup/<id>/backup.failed    why a backup failed (text), when it failed cleanly
  *     <cluster>/backup.index                 JSON index of all backups, rebuilt from the above
+ *     <cluster>/backup.expiring              present while expiry removes backups (see below)
  *
  * A backup with neither manifest nor failure record is running while the cluster's backup lock
  * (backup_lock.h) is held, and failed (the helper stopped during it) once it is not. The index
  * is a cache: List() rebuilds it whenever it does not name exactly the backup directories
  * present, so deleting it loses nothing.
+ *
+ * Expiry removes a backup's manifest first, so a backup it stops half-way through (kill -9)
+ * lists as failed, never as complete. The index would still call it complete (its id is still
+ * there), so while the backup.expiring marker is present the index is neither trusted nor
+ * written; the marker goes once an expiry has removed everything it set out to remove.
  */
 #ifndef PG_ARK_HELPER_CATALOG_H
 #define PG_ARK_HELPER_CATALOG_H
@@ -36,6 +42,9 @@ struct CatalogEntry {
  * first free of "20261122-053113F_2" ... "_99". Ids sort by time, then suffix number.
  */
 std::string MakeBackupId(int64_t start_time, BackupType type);
+
+/* How the failure record of a backup that expiry is removing begins (see RemoveBackup). */
+constexpr char kExpiredReasonPrefix[] = "expired: ";
 bool IsValidBackupId(const std::string &id);
 
 class Catalog {
@@ -76,8 +85,28 @@ class Catalog {
      * conflict for a complete backup. REQUIRES: nothing writes the backup's parts any more.
      */
     Status RemoveParts(const std::string &id);
-    /* Rewrites the index from the backup directories (not while a backup is running). */
+    /* Rewrites the index from the backup directories (not while a backup is running, nor while
+     * an expiry is marked). */
     Status RebuildIndex(bool backup_running);
+
+    /*
+     * Expiry (expire.h). REQUIRES for all four: the caller holds the backup lock.
+     * MarkExpiring comes before the first RemoveBackup; EndExpiring removes the marker and
+     * rewrites the index, once every removal succeeded.
+     */
+    Status MarkExpiring();
+    Status EndExpiring();
+    /* Whether the marker is there: an expiry is running, or stopped before it finished. */
+    Result<bool> ExpiringMarked();
+    /*
+     * Removes a backup: a complete one first gets a failure record (kExpiredReasonPrefix +
+     * reason) and loses its manifest, so that from then on it lists as failed; then its parts,
+     * its metadata, its failure record and its directory go. Resumes a removal that was
+     * interrupted; a backup already gone is fine.
+     */
+    Status RemoveBackup(const std::string &id, const std::string &reason);
+    /* Bytes a backup occupies in the repository (parts_only: its parts alone). */
+    Result<uint64_t> StoredBytes(const std::string &id, bool parts_only);
 
   private:
     Repository *repository_;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backup_lock.h"
+#include "expire.h"
 #include "pause.h"
 #include "repository_checks.h"
 #include "verify.h"
@@ -74,8 +75,19 @@ Status CommandService::Run(const wire::CommandRequest &request, const RowSink &e
                 *reply_message += "\n" + DescribeVerdict(verdict);
             return Status::Ok();
         }
-        case wire::Command::expire:
-            break;
+        case wire::Command::expire: {
+            PG_ARK_RETURN_IF_ERROR(CheckSystem(request));
+            ExpireOptions options;
+            options.dry_run = (request.flags & wire::kCommandDryRun) != 0;
+            options.now = time(nullptr);
+            options.on_item = [&emit](const ExpiredItem &item) {
+                return emit({item.kind, item.name, std::to_string(item.bytes), item.reason});
+            };
+            auto report = Expire(*repository_, config_.repo_path, **cluster, options);
+            if (!report.ok()) return report.status();
+            *reply_message = SummarizeExpiry(*report);
+            return Status::Ok();
+        }
     }
     return Status(ErrorKind::invalid_argument,
                   fmt::format("this pg_ark helper cannot run \"{}\" yet",

@@ -4,6 +4,8 @@
  *     reach them through the socket:
  *
  *   check   rows (name, ok, detail): repository_checks.h
+ *   expire  rows (kind, name, bytes, reason) of what went, or with kCommandDryRun would go:
+ *           expire.h
  *   stop    pause backups and expiry of the cluster (pause.h); no rows
  *   start   lift that pause; no rows
  *   verify  rows (object, problem), one per problem found (verify.h), none when all is well;

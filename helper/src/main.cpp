@@ -21,6 +21,7 @@
 #include "catalog_format.h"
 #include "cli_check.h"
 #include "cli_common.h"
+#include "cli_expire.h"
 #include "cli_maintenance.h"
 #include "cli_verify.h"
 #include "config.h"
@@ -342,6 +343,13 @@ int Main(int argc, char **argv) {
     verify->add_option("--set", verify_set, "One backup (and its chain) instead of everything");
     verify->add_flag("--json", json, "Print JSON");
 
+    bool dry_run = false;
+    auto *expire = app.add_subcommand(
+        "expire", "Remove the backups and WAL the retention policy no longer keeps");
+    expire->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    expire->add_option("--cluster", cluster, "Cluster section name")->required();
+    expire->add_flag("--dry-run", dry_run, "Report what would be removed; remove nothing");
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -363,6 +371,7 @@ int Main(int argc, char **argv) {
     if (stop->parsed()) return RunStop(config_path, cluster);
     if (start->parsed()) return RunStart(config_path, cluster);
     if (verify->parsed()) return RunVerify(config_path, cluster, verify_set, json);
+    if (expire->parsed()) return RunExpire(config_path, cluster, dry_run);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
         return 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "stored_object.h"
@@ -199,6 +200,43 @@ Result<std::vector<ArchivedWal>> WalStore::ListSegments(const std::string &clust
             archived.push_back({name, object.stored_time});
         }
     }
+    return archived;
+}
+
+Result<std::vector<ArchivedWalFile>> WalStore::ListArchived(const std::string &cluster) {
+    auto info = repository_->LoadCluster(cluster);
+    if (!info.ok()) return info.status();
+    auto wal = RepoPath::Make(cluster + "/wal");
+    if (!wal.ok()) return wal.status();
+    Storage &storage = repository_->storage();
+    auto directories = storage.List(*wal);
+    if (!directories.ok()) return directories.status();
+    std::vector<ArchivedWalFile> archived;
+    for (const std::string &directory : *directories) {
+        bool history = directory == "history";
+        if (!history && (directory.size() != 16 ||
+                         directory.find_first_not_of("0123456789ABCDEF") != std::string::npos))
+            continue;
+        auto path = wal->Join(directory);
+        if (!path.ok()) return path.status();
+        auto objects = storage.ListObjects(*path);
+        if (!objects.ok()) return objects.status();
+        for (const ListedObject &object : *objects) {
+            constexpr size_t kSuffix = 4; /* ".ark" */
+            if (object.name.size() <= kSuffix ||
+                object.name.compare(object.name.size() - kSuffix, kSuffix, ".ark") != 0)
+                continue;
+            std::string name = object.name.substr(0, object.name.size() - kSuffix);
+            WalFileKind kind = ClassifyWalName(name.c_str());
+            /* Only where WalPath would have stored it: anything else is not ours to weigh. */
+            if (kind == WalFileKind::invalid || (kind == WalFileKind::history) != history ||
+                (!history && name.compare(0, 16, directory) != 0))
+                continue;
+            archived.push_back({name, kind, object.size, object.stored_time});
+        }
+    }
+    std::sort(archived.begin(), archived.end(),
+              [](const ArchivedWalFile &a, const ArchivedWalFile &b) { return a.name < b.name; });
     return archived;
 }
 

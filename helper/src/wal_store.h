@@ -21,12 +21,21 @@
 
 #include "config.h"
 #include "repository.h"
+#include "wal_name.h"
 
 namespace pg_ark {
 
 /* A segment or .partial in the repository; stored_time as in ListedObject (storage.h). */
 struct ArchivedWal {
     std::string name; /* "000000010000000000000003" or "000000010000000000000003.partial" */
+    double stored_time = 0;
+};
+
+/* Any archived WAL file (history files included), with its stored size: what expiry weighs. */
+struct ArchivedWalFile {
+    std::string name; /* as PostgreSQL named it, without the repository's ".ark" */
+    WalFileKind kind = WalFileKind::segment;
+    uint64_t stored_size = 0;
     double stored_time = 0;
 };
 
@@ -55,6 +64,9 @@ class WalStore {
 
     /* Every segment and .partial archived for cluster, on every timeline, sorted by name. */
     Result<std::vector<ArchivedWal>> ListSegments(const std::string &cluster);
+    /* Every WAL file archived for cluster: segments, .partial and .backup files of every
+     * timeline, and the timeline history files; sorted by name. */
+    Result<std::vector<ArchivedWalFile>> ListArchived(const std::string &cluster);
 
   private:
     Repository *repository_;
