@@ -358,6 +358,23 @@ Status Catalog::WriteBackupInfo(const BackupMetadata &metadata) {
                                   metadata.cluster, cluster_));
     auto path = BackupFile(cluster_, metadata.id, kInfoName);
     if (!path.ok()) return path.status();
+    /*
+     * Ids order backups by their start second and suffix only, so two backups of different
+     * types started in the same second (an incremental, then at once a full) must not share
+     * both: the second one takes the next suffix, as if the id were taken. Otherwise the full
+     * would list before the incremental, and retention would count them in the wrong order.
+     * (The caller holds the backup lock: nobody adds a directory meanwhile.)
+     */
+    auto ids = BackupIds(repository_->storage(), cluster_);
+    if (!ids.ok()) return ids.status();
+    for (const std::string &other : *ids)
+        if (other != metadata.id && IsValidBackupId(metadata.id) &&
+            other.compare(0, kIdTimeLength, metadata.id, 0, kIdTimeLength) == 0 &&
+            IdSuffix(other) == IdSuffix(metadata.id))
+            return Status(ErrorKind::conflict,
+                          fmt::format("backup \"{}\" of cluster \"{}\" started in the same second "
+                                      "as backup \"{}\"",
+                                      metadata.id, cluster_, other));
     std::string text = SerializeMetadata(metadata);
     /* Refuse now what every later reader would refuse. */
     auto valid = ParseMetadata(text, path->str());

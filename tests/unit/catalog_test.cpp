@@ -293,6 +293,20 @@ TEST_F(CatalogTest, WriteManifestRefusesWhatCouldNotBeRestored) {
     EXPECT_FALSE(PathExists(Path("backup/20261122-000000F/backup.manifest")));
 }
 
+/* Ids order by second and suffix: two types in one second must not share both. */
+TEST_F(CatalogTest, SameSecondOfAnotherTypeIsTaken) {
+    MakeComplete("20261122-000000I");
+    BackupMetadata full = Info("20261122-000000F");
+    Status again = catalog_.WriteBackupInfo(full);
+    EXPECT_EQ(again.kind(), ErrorKind::conflict) << again.message();
+    full.id = "20261122-000000F_2";
+    ASSERT_TRUE(catalog_.WriteBackupInfo(full).ok());
+    std::vector<CatalogEntry> entries = List(false);
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0].backup.id, "20261122-000000I");
+    EXPECT_EQ(entries[1].backup.id, "20261122-000000F_2");
+}
+
 TEST_F(CatalogTest, RemovePartsOfAFailedBackup) {
     const std::string id = "20261122-010000F";
     MakeFailed(id, "cancelled");
