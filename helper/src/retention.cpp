@@ -186,7 +186,7 @@ ExpiryPlan PlanExpiry(const std::vector<CatalogEntry> &entries,
     }
     plan.wal_boundary = boundary;
     plan.wal_reason =
-        fmt::format("before {}, the first WAL a kept backup ({}) needs", boundary, boundary_backup);
+        fmt::format("before {}, where kept backup {} starts", boundary, boundary_backup);
     for (const ArchivedWalFile &file : wal) {
         if (file.kind != WalFileKind::segment && file.kind != WalFileKind::partial &&
             file.kind != WalFileKind::backup)

@@ -194,7 +194,7 @@ like($out, qr/^would expire backup \Q$id{D2}\E \(builds on expired backup \Q$id{
 like($out, qr/^would expire backup \Q$id{F2}\E \(beyond retention-full = 1\), /m, 'F2');
 like($out, qr/^would expire backup \Q$killed\E \(leftovers of a failed backup\), 4\.9 KiB$/m,
 	"the killed backup's parts");
-like($out, qr/^would expire WAL file [0-9A-F]{24} \(before \Q${\ wal_start('F3')}\E, the first WAL a kept backup \(\Q$id{F3}\E\) needs\), /m,
+like($out, qr/^would expire WAL file [0-9A-F]{24} \(before \Q${\ wal_start('F3')}\E, where kept backup \Q$id{F3}\E starts\), /m,
 	'WAL before F3');
 like($out, qr/^would expire 4 backups and \d+ WAL files, freeing [\d.]+ [KM]iB\nwould keep 1 backup \(retention-full = 1, retention-diff = 1\): \Q$id{F3}\E$/m,
 	'and totals it');

@@ -17,6 +17,7 @@
 #include "backup_lock.h"
 #include "catalog.h"
 #include "catalog_format.h"
+#include "command_service.h"
 #include "pause.h"
 #include "stored_object.h"
 #include "test_util.h"
@@ -376,6 +377,50 @@ TEST_F(ExpireTest, RefusesWhilePausedOrWhileABackupRuns) {
     ASSERT_FALSE(backup.ok());
     EXPECT_EQ(backup.status().message(),
               "expiry of cluster \"main\" is running; try again when it ends");
+}
+
+/* backup_expire(dry_run) through the socket's command: rows (kind, name, bytes, reason). */
+TEST_F(ExpireTest, CommandServiceStreamsRows) {
+    MakeHistory();
+    Config config;
+    config.repo_path = dir_->path();
+    config.clusters["main"] = cluster_;
+    CommandService service(config, repo_.get());
+    wire::CommandRequest request;
+    snprintf(request.cluster, sizeof request.cluster, "main");
+    request.system_identifier = kSysid;
+    request.command = wire::Command::expire;
+    request.flags = wire::kCommandDryRun;
+    std::vector<std::vector<std::string>> rows;
+    RowSink sink = [&rows](const std::vector<std::string> &columns) {
+        rows.push_back(columns);
+        return Status::Ok();
+    };
+    std::vector<std::string> before = ListAllFilesRecursive(dir_->path());
+    std::string message;
+    Status run = service.Run(request, sink, &message);
+    ASSERT_TRUE(run.ok()) << run.message();
+    EXPECT_EQ(ListAllFilesRecursive(dir_->path()), before) << "a dry run";
+    ASSERT_EQ(rows.size(), 6u);
+    EXPECT_EQ(rows[0].size(), 4u);
+    EXPECT_EQ(rows[0][0], "backup");
+    EXPECT_EQ(rows[0][1], i1_);
+    EXPECT_GT(std::stoull(rows[0][2]), 0u);
+    EXPECT_EQ(rows[0][3], "builds on expired backup " + d1_);
+    EXPECT_EQ(rows[2][0], "wal");
+    EXPECT_EQ(rows[2][1], Segment(1, 2));
+    EXPECT_EQ(message.rfind("would expire 2 backups and 4 WAL files, freeing ", 0), 0u) << message;
+
+    request.flags = 0;
+    rows.clear();
+    run = service.Run(request, sink, &message);
+    ASSERT_TRUE(run.ok()) << run.message();
+    EXPECT_EQ(rows.size(), 6u);
+    EXPECT_EQ(Ids(*repo_, BackupStatus::complete), (std::vector<std::string>{f1_, f2_, d2_}));
+
+    request.system_identifier = kSysid + 1;
+    run = service.Run(request, sink, &message);
+    EXPECT_EQ(run.kind(), ErrorKind::system_mismatch) << "another system's database cannot expire";
 }
 
 TEST_F(ExpireTest, NoPolicyExpiresNothing) {

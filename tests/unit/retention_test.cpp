@@ -341,8 +341,7 @@ TEST(RetentionTest, WalBelowTheOldestKeptBackupGoesOnEveryTimeline) {
                      History::fmt(1, 3) + ".00000028.backup", History::fmt(1, 4),
                      History::fmt(1, 5), History::fmt(1, 6), History::fmt(2, 6)}));
     EXPECT_EQ(plan.wal_reason,
-              "before " + History::fmt(2, 7) + ", the first WAL a kept backup (" + h.Id("F2") +
-                  ") needs");
+              "before " + History::fmt(2, 7) + ", where kept backup " + h.Id("F2") + " starts");
 }
 
 TEST(RetentionTest, NoWalGoesWithoutAKeptCompleteBackup) {
