@@ -176,18 +176,9 @@ catalog_is([qw(F2 D2 I2 F3 X:failed)], 'the killed backup is listed failed');
 
 # 3. The documented dry run, with retention-full = 1: it names what would go and removes nothing.
 $ark->write_config($config_text =~ s/retention-full = 2\n$/retention-full = 1\n/r);
-my $doc = slurp_file("$ENV{PG_ARK_SOURCE_DIR}/docs/retention.md");
-my ($text, $why) = PgArkTest::example_block($doc, 'expire-dry-run.sh');
-ok(defined $text, 'docs/retention.md has the expire-dry-run.sh example') or diag($why);
-my $command = $text // '';
-$command =~ s{runuser -u postgres -- }{};    # the tests already run as postgres
-$command =~ s{/etc/pg_ark\.conf}{$config}g;
-$command =~ s{(^|\s)pg_ark }{$1${\ PgArkTest::pg_ark_bin()} }g;
 my $listing = repository_listing();
-my ($out, $err) = ('', '');
-IPC::Run::run([ 'bash', '-e', '-c', $command ], '<', '/dev/null', '>', \$out, '2>', \$err,
-	IPC::Run::timeout(PgArkTest::timeout()));
-is($?, 0, 'the documented dry run succeeds') or diag($err);
+my ($rc, $out, $err) = $ark->run_doc_example('retention.md', 'expire-dry-run.sh');
+is($rc, 0, 'the documented dry run succeeds') or diag($err);
 note "dry run:\n$out";
 like($out, qr/^would expire backup \Q$id{I2}\E \(builds on expired backup \Q$id{D2}\E\), /m, 'it names I2');
 like($out, qr/^would expire backup \Q$id{D2}\E \(builds on expired backup \Q$id{F2}\E\), /m, 'D2');
@@ -203,7 +194,7 @@ $ark->write_config($config_text);
 
 # 4. Paused (pg_ark stop), expiry is refused.
 my $stored = repository_listing('main/backup', 'main/wal');
-my ($rc) = cli('stop');
+($rc) = cli('stop');
 is($rc, 0, 'pg_ark stop');
 ($rc, $out, $err) = cli('expire');
 is($rc, 3, 'pg_ark expire refused while paused (exit 3)');
@@ -212,8 +203,13 @@ is(repository_listing('main/backup', 'main/wal'), $stored, 'and nothing was remo
 ($rc) = cli('start');
 is($rc, 0, 'pg_ark start');
 
-# 5. pg_ark expire with retention-full = 2: only the killed backup's parts go; its record
-# stays while it is newer than the oldest kept backup.
+# 5. From SQL, through the helper (which has retention-full = 2): the same item as a row.
+is(sql('SELECT kind, name, bytes, reason FROM backup_expire(true)'),
+	"backup|$killed|5000|leftovers of a failed backup", 'backup_expire(true) returns its row');
+is(repository_listing('main/backup', 'main/wal'), $stored, 'and removes nothing');
+
+# pg_ark expire with retention-full = 2: only the killed backup's parts go; its record stays
+# while it is newer than the oldest kept backup.
 ($rc, $out, $err) = cli('expire');
 is($rc, 0, 'pg_ark expire') or diag($err);
 note "expire:\n$out";
@@ -223,6 +219,7 @@ is($out, "expired backup $killed (leftovers of a failed backup), 4.9 KiB\n"
 	'it removed the parts of the killed backup and nothing else');
 ok(!-e "$repo/main/backup/$killed/data", 'the parts are gone');
 catalog_is([qw(F2 D2 I2 F3 X:failed)], 'its record stays');
+is(sql('SELECT count(*) FROM backup_expire()'), '0', 'backup_expire() then finds nothing to do');
 
 # 6. Another full: F2 goes with D2 and I2. The failure record is newer than F3, the oldest
 # kept backup, and stays; one more full takes F3, and the record with it.
