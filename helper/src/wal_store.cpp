@@ -171,35 +171,12 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
 }
 
 Result<std::vector<ArchivedWal>> WalStore::ListSegments(const std::string &cluster) {
-    auto info = repository_->LoadCluster(cluster);
-    if (!info.ok()) return info.status();
-    auto wal = RepoPath::Make(cluster + "/wal");
-    if (!wal.ok()) return wal.status();
-    Storage &storage = repository_->storage();
-    auto directories = storage.List(*wal);
-    if (!directories.ok()) return directories.status();
+    auto files = ListArchived(cluster);
+    if (!files.ok()) return files.status();
     std::vector<ArchivedWal> archived;
-    for (const std::string &directory : *directories) {
-        /* Segments live in one directory per timeline and log id (repository.h); "history"
-         * and anything else is skipped. */
-        if (directory.size() != 16 ||
-            directory.find_first_not_of("0123456789ABCDEF") != std::string::npos)
-            continue;
-        auto path = wal->Join(directory);
-        if (!path.ok()) return path.status();
-        auto objects = storage.ListObjects(*path);
-        if (!objects.ok()) return objects.status();
-        for (const ListedObject &object : *objects) {
-            constexpr size_t kSuffix = 4; /* ".ark" */
-            if (object.name.size() <= kSuffix ||
-                object.name.compare(object.name.size() - kSuffix, kSuffix, ".ark") != 0)
-                continue;
-            std::string name = object.name.substr(0, object.name.size() - kSuffix);
-            WalFileKind kind = ClassifyWalName(name.c_str());
-            if (kind != WalFileKind::segment && kind != WalFileKind::partial) continue;
-            archived.push_back({name, object.stored_time});
-        }
-    }
+    for (const ArchivedWalFile &file : *files)
+        if (file.kind == WalFileKind::segment || file.kind == WalFileKind::partial)
+            archived.push_back({file.name, file.stored_time});
     return archived;
 }
 
