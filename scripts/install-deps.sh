@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-14 llvm-14
   postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
-  libzstd-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  libzstd-dev libxxhash-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libipc-run-perl zstd
   pgbackrest
