@@ -235,6 +235,8 @@ class Worker {
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
         part.stored_sha256 = encoder.summary().stored_sha256;
+        part.xxh128 = encoder.summary().original_xxh128;
+        part.has_xxh128 = encoder.summary().has_original_xxh128;
         CopyControl *control = control_;
         FirstError *error = error_;
         committer_->Submit(std::move(*stream), [&file, index, control, error](Status closed) {

@@ -159,6 +159,8 @@ Result<BackupEntry> StoreSmallFile(Storage &storage, const RepoPath &directory, 
     part.stored_size = stored.stored_size;
     part.sha256 = stored.original_sha256;
     part.stored_sha256 = stored.stored_sha256;
+    part.xxh128 = stored.original_xxh128;
+    part.has_xxh128 = stored.has_original_xxh128;
     entry.parts.push_back(part);
     return entry;
 }

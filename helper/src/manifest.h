@@ -6,7 +6,9 @@
  * as <cluster>/backup/<id>/backup.manifest. Its presence is what makes a backup complete. A file's
  * bytes are stored as one or more parts, each one stored object holding [offset, offset + size)
  * of the file, so large files are copied and restored by several workers at once. Each part
- * carries the SHA-256 of its original bytes; that list is the file's checksum.
+ * carries the SHA-256 of its original bytes; that list is the file's checksum. From format 3 on,
+ * a part may also carry the XXH3-128 of the same bytes: much cheaper to compute, it is what a
+ * delta restore compares a file left in place with; SHA-256 stays what proves a restore right.
  *
  * ParseManifest trusts nothing: every path must be a safe relative path (no "..", no absolute
  * path, no empty or "." component, no NUL or backslash), unique, and inside a directory entry of
@@ -32,14 +34,17 @@
 #include "config.h"
 #include "sha256.h"
 #include "status.h"
+#include "xxh128.h"
 
 namespace pg_ark {
 
 /*
  * Version 2 added stored-as-blocks entries ("blocks", "reason") and the metadata's block_files,
- * whole_files and fallback; version 1 manifests are still read (every file whole).
+ * whole_files and fallback; version 1 manifests are still read (every file whole). Version 3
+ * added a part's "xxh128" (optional: versions 1 and 2 have none, and a part without it is
+ * compared by SHA-256).
  */
-constexpr uint32_t kManifestFormatVersion = 2;
+constexpr uint32_t kManifestFormatVersion = 3;
 
 enum class BackupType { full, incremental, differential };
 const char *BackupTypeName(BackupType type);
@@ -56,6 +61,10 @@ struct BackupPart {
     uint64_t stored_size = 0;
     Sha256Digest sha256{};        /* of the original bytes */
     Sha256Digest stored_sha256{}; /* of the stored object (its trailer's checksum) */
+    /* XXH3-128 of the original bytes, when the backup recorded it (format 3 on): only for
+     * telling whether bytes already in place are these. */
+    Xxh128Digest xxh128{};
+    bool has_xxh128 = false;
 };
 
 enum class EntryKind { directory, file, symlink };

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <stdint.h>
 
+#include <array>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -130,7 +131,9 @@ bool ParseEntryKind(const std::string &text, EntryKind *out) {
     return false;
 }
 
-bool ParseDigest(const std::string &text, Sha256Digest *out) {
+/* Lowercase hex of exactly the digest's size (SHA-256, XXH3-128). */
+template <size_t Size>
+bool ParseDigest(const std::string &text, std::array<uint8_t, Size> *out) {
     if (text.size() != 2 * out->size()) return false;
     auto nibble = [](char c) {
         return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -205,7 +208,7 @@ BackupMetadata ReadMetadata(const json &object, const std::string &where) {
     return m;
 }
 
-BackupPart ReadPart(const json &object, const std::string &where) {
+BackupPart ReadPart(const json &object, const std::string &where, uint64_t version) {
     ObjectReader in(object, where);
     BackupPart part;
     part.object = in.Unsigned("object");
@@ -218,6 +221,13 @@ BackupPart ReadPart(const json &object, const std::string &where) {
     std::string stored = in.String("stored_sha256");
     if (!ParseDigest(stored, &part.stored_sha256))
         in.Invalid("stored_sha256", "not 64 lowercase hex digits: " + QuoteForMessage(stored));
+    /* Before format 3 the field did not exist: there it is unknown, like any other. */
+    if (version >= 3 && in.Has("xxh128")) {
+        std::string xxh128 = in.String("xxh128");
+        if (!ParseDigest(xxh128, &part.xxh128))
+            in.Invalid("xxh128", "not 32 lowercase hex digits: " + QuoteForMessage(xxh128));
+        part.has_xxh128 = true;
+    }
     in.Finish();
     return part;
 }
@@ -262,7 +272,8 @@ BackupEntry ReadEntry(const json &object, size_t index, uint64_t version) {
         entry.size = in.Unsigned("size");
         const json &parts = in.Array("parts");
         for (size_t i = 0; i < parts.size(); i++)
-            entry.parts.push_back(ReadPart(parts[i], fmt::format("{} part {}", where, i)));
+            entry.parts.push_back(
+                ReadPart(parts[i], fmt::format("{} part {}", where, i), version));
         const json &bad_pages = in.Array("bad_pages");
         for (const json &page : bad_pages) {
             if (!page.is_number_unsigned() || page.get<uint64_t>() > kUint32Max)
@@ -280,12 +291,14 @@ BackupEntry ReadEntry(const json &object, size_t index, uint64_t version) {
 }
 
 nlohmann::ordered_json PartToJson(const BackupPart &part) {
-    return {{"object", part.object},
-            {"offset", part.offset},
-            {"size", part.size},
-            {"stored_size", part.stored_size},
-            {"sha256", ToHex(part.sha256)},
-            {"stored_sha256", ToHex(part.stored_sha256)}};
+    nlohmann::ordered_json out = {{"object", part.object},
+                                  {"offset", part.offset},
+                                  {"size", part.size},
+                                  {"stored_size", part.stored_size},
+                                  {"sha256", ToHex(part.sha256)},
+                                  {"stored_sha256", ToHex(part.stored_sha256)}};
+    if (part.has_xxh128) out["xxh128"] = ToHex(part.xxh128);
+    return out;
 }
 
 nlohmann::ordered_json EntryToJson(const BackupEntry &entry) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -61,12 +62,24 @@ struct ObjectEncoder::State {
     WriteStream *sink;
     std::unique_ptr<ZSTD_CCtx, ZstdCStreamDeleter> zstd;
     Sha256 original_hash;
+    Xxh128 original_xxh128;
     Sha256 stored_hash;
     std::vector<uint8_t> out_buffer = std::vector<uint8_t>(ZSTD_CStreamOutSize());
     uint64_t payload_size = 0;
     bool header_written = false;
     bool finished = false;
 
+    /* Both checksums of the original bytes in one pass: each slice is hashed by XXH3 while
+     * SHA-256 has just brought it into the cache. */
+    void HashOriginal(const void *data, size_t size) {
+        const uint8_t *bytes = static_cast<const uint8_t *>(data);
+        for (size_t done = 0; done < size;) {
+            size_t slice = std::min(kChunk, size - done);
+            original_hash.Update(bytes + done, slice);
+            original_xxh128.Update(bytes + done, slice);
+            done += slice;
+        }
+    }
     Status Emit(const uint8_t *data, size_t size) {
         stored_hash.Update(data, size);
         return sink->Write(data, size);
@@ -114,12 +127,12 @@ ObjectEncoder::ObjectEncoder(Compression compression, WriteStream *sink)
 ObjectEncoder::~ObjectEncoder() = default;
 
 Status ObjectEncoder::Update(const void *data, size_t size) {
-    state_->original_hash.Update(data, size);
+    state_->HashOriginal(data, size);
     return EmitOriginal(data, size);
 }
 
 Status ObjectEncoder::UpdateWhole(const void *data, size_t size) {
-    std::thread hasher([this, data, size] { state_->original_hash.Update(data, size); });
+    std::thread hasher([this, data, size] { state_->HashOriginal(data, size); });
     Status status = EmitOriginal(data, size);
     hasher.join();
     return status;
@@ -138,6 +151,8 @@ Status ObjectEncoder::Finish() {
     if (state_->compression.type == CompressType::zstd)
         PG_ARK_RETURN_IF_ERROR(state_->Compress(nullptr, 0, ZSTD_e_end));
     summary_.original_sha256 = state_->original_hash.Finish();
+    summary_.original_xxh128 = state_->original_xxh128.Finish();
+    summary_.has_original_xxh128 = true;
 
     uint8_t trailer[kObjectTrailerSize];
     PutLe64(trailer, summary_.original_size);

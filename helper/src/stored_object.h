@@ -24,6 +24,7 @@
 #include "config.h"
 #include "sha256.h"
 #include "storage.h"
+#include "xxh128.h"
 
 namespace pg_ark {
 
@@ -35,6 +36,10 @@ struct ObjectSummary {
     uint64_t stored_size = 0;
     Sha256Digest original_sha256{};
     Sha256Digest stored_sha256{}; /* the trailer's checksum of the stored form */
+    /* XXH3-128 of the original bytes, for the manifest only (not in the object's bytes): known
+     * to an ObjectEncoder, which hashes what it is given; never to DecodeObject. */
+    Xxh128Digest original_xxh128{};
+    bool has_original_xxh128 = false;
 };
 
 /*
@@ -59,7 +64,8 @@ class ObjectEncoder {
     /*
      * Encodes a whole in-memory input in one call, hashing it on a second thread while this one
      * compresses: on CPUs without SHA extensions SHA-256 costs more than zstd -1, so overlapping
-     * the two halves the latency of archiving a WAL segment. Use instead of Update.
+     * the two halves the latency of archiving a WAL segment. Use instead of Update. (XXH3-128
+     * rides along on the hashing thread: a small fraction of SHA-256's cost.)
      */
     Status UpdateWhole(const void *data, size_t size);
     /* Flushes the compressor and writes the trailer; the summary is valid after this. */

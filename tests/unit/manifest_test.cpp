@@ -76,6 +76,9 @@ BackupEntry File(const std::string &path, uint64_t size, uint64_t *next_object) 
         part.stored_size = part.size / 2 + 104;
         part.sha256 = Sha256Of(&part.object, sizeof part.object);
         part.stored_sha256 = Sha256Of(&part.offset, sizeof part.offset);
+        /* Every other part without one, as a part of an older backup (format 3 allows both). */
+        part.has_xxh128 = part.object % 2 == 1;
+        if (part.has_xxh128) part.xxh128 = Xxh128Of(&part.object, sizeof part.object);
         entry.parts.push_back(part);
     }
     return entry;
@@ -168,13 +171,15 @@ TEST(ManifestTest, RoundTripKeepsEveryField) {
             EXPECT_EQ(a.parts[p].stored_size, b.parts[p].stored_size);
             EXPECT_EQ(a.parts[p].sha256, b.parts[p].sha256);
             EXPECT_EQ(a.parts[p].stored_sha256, b.parts[p].stored_sha256);
+            EXPECT_EQ(a.parts[p].has_xxh128, b.parts[p].has_xxh128);
+            EXPECT_EQ(a.parts[p].xxh128, b.parts[p].xxh128);
         }
     }
 }
 
 TEST(ManifestTest, JsonLayout) {
     auto json = nlohmann::json::parse(SerializeManifest(ValidManifest()));
-    EXPECT_EQ(json["format_version"], 2);
+    EXPECT_EQ(json["format_version"], 3);
     EXPECT_EQ(json["backup"]["type"], "incremental");
     EXPECT_EQ(json["backup"]["start_lsn"], 0x100000028ull);
     EXPECT_EQ(json["backup"]["compression"], (nlohmann::json{{"type", "none"}, {"level", 7}}));
@@ -182,6 +187,11 @@ TEST(ManifestTest, JsonLayout) {
     EXPECT_EQ(file["path"], "base/1/1259");
     EXPECT_EQ(file["kind"], "file");
     EXPECT_EQ(file["parts"][0]["sha256"], ToHex(ValidManifest().entries[3].parts[0].sha256));
+    /* Part 1 (object 3) has an XXH3-128; part 0 (object 2) has none: no field. */
+    ASSERT_TRUE(ValidManifest().entries[3].parts[1].has_xxh128);
+    EXPECT_EQ(file["parts"][1]["xxh128"], ToHex(ValidManifest().entries[3].parts[1].xxh128));
+    EXPECT_EQ(file["parts"][1]["xxh128"].get<std::string>().size(), 32u);
+    EXPECT_EQ(file["parts"][0].count("xxh128"), 0u);
     EXPECT_EQ(json["entries"][1].count("parts"), 0u) << "a directory has no parts";
 }
 
@@ -311,8 +321,8 @@ struct JsonCase {
 
 TEST(ManifestTest, RejectsMalformedJson) {
     const JsonCase cases[] = {
-        {"format 3", [](nlohmann::json *j) { (*j)["format_version"] = 3; },
-         "unsupported version 3"},
+        {"format 4", [](nlohmann::json *j) { (*j)["format_version"] = 4; },
+         "unsupported version 4"},
         {"format 0", [](nlohmann::json *j) { (*j)["format_version"] = 0; },
          "unsupported version 0"},
         {"format as text", [](nlohmann::json *j) { (*j)["format_version"] = "1"; },
@@ -356,6 +366,30 @@ TEST(ManifestTest, RejectsMalformedJson) {
          "entry \"PG_VERSION\" part 0: field \"sha256\""},
         {"bad page as text", [](nlohmann::json *j) { (*j)["entries"][3]["bad_pages"][0] = "0"; },
          "bad_pages"},
+        /* entries[3] is base/1/1259; its part 1 (object 3) has an XXH3-128. */
+        {"uppercase xxh128",
+         [](nlohmann::json *j) {
+             auto &digest = (*j)["entries"][3]["parts"][1]["xxh128"];
+             std::string text = digest;
+             for (char &c : text) c = static_cast<char>(toupper(c));
+             digest = text;
+         },
+         "entry \"base/1/1259\" part 1: field \"xxh128\": not 32 lowercase hex digits"},
+        {"short xxh128",
+         [](nlohmann::json *j) {
+             auto &digest = (*j)["entries"][3]["parts"][1]["xxh128"];
+             digest = digest.get<std::string>().substr(2);
+         },
+         "field \"xxh128\": not 32 lowercase hex digits"},
+        {"sha256 as xxh128",
+         [](nlohmann::json *j) {
+             (*j)["entries"][3]["parts"][1]["xxh128"] = (*j)["entries"][3]["parts"][1]["sha256"];
+         },
+         "field \"xxh128\": not 32 lowercase hex digits"},
+        {"empty xxh128", [](nlohmann::json *j) { (*j)["entries"][3]["parts"][1]["xxh128"] = ""; },
+         "field \"xxh128\""},
+        {"xxh128 as number", [](nlohmann::json *j) { (*j)["entries"][3]["parts"][1]["xxh128"] = 7; },
+         "field \"xxh128\": must be a string"},
     };
     for (const JsonCase &c : cases) {
         SCOPED_TRACE(c.name);
@@ -518,9 +552,48 @@ TEST(ManifestTest, RejectsBadBlocks) {
     ExpectCorrupt(json.dump(), "[first, count] pairs");
 }
 
+/* Takes out every part's "xxh128", as a manifest written before format 3 lacks them. */
+void StripXxh128(nlohmann::json *json) {
+    for (auto &entry : (*json)["entries"])
+        if (entry.contains("parts"))
+            for (auto &part : entry["parts"]) part.erase("xxh128");
+}
+
+TEST(ManifestTest, ReadsFormatTwoWithoutXxh128) {
+    auto json = nlohmann::json::parse(SerializeManifest(BlocksManifest()));
+    json["format_version"] = 2;
+    StripXxh128(&json);
+    Result<Manifest> parsed = ParseManifest(json.dump(), kWhat);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    size_t parts = 0;
+    for (const BackupEntry &entry : parsed->entries)
+        for (const BackupPart &part : entry.parts) {
+            EXPECT_FALSE(part.has_xxh128) << entry.path;
+            parts++;
+        }
+    EXPECT_GT(parts, 0u);
+    EXPECT_TRUE(Entry(&*parsed, "base/1/1259").stored_as_blocks);
+    /* Format 2 knew nothing of xxh128: such a field is unknown there. */
+    json["entries"][0]["parts"][0]["xxh128"] = std::string(32, '0');
+    ExpectCorrupt(json.dump(), "unknown field \"xxh128\"");
+}
+
+TEST(ManifestTest, FormatThreePartsMayLackXxh128) {
+    Manifest manifest = ValidManifest();
+    for (BackupEntry &entry : manifest.entries)
+        for (BackupPart &part : entry.parts) part.has_xxh128 = false;
+    std::string text = SerializeManifest(manifest);
+    EXPECT_EQ(text.find("xxh128"), std::string::npos);
+    Result<Manifest> parsed = ParseManifest(text, kWhat);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    for (const BackupEntry &entry : parsed->entries)
+        for (const BackupPart &part : entry.parts) EXPECT_FALSE(part.has_xxh128) << entry.path;
+}
+
 TEST(ManifestTest, ReadsFormatOneAsAllWhole) {
     auto json = nlohmann::json::parse(SerializeManifest(ValidManifest()));
     json["format_version"] = 1;
+    StripXxh128(&json);
     for (const char *field : {"block_files", "whole_files", "fallback"}) json["backup"].erase(field);
     Result<Manifest> parsed = ParseManifest(json.dump(), kWhat);
     ASSERT_TRUE(parsed.ok()) << parsed.status().message();

@@ -300,6 +300,30 @@ TEST(StoredObjectTest, UpdateWholeEqualsUpdate) {
     }
 }
 
+/* The manifest's XXH3-128 (not in the object): of exactly the bytes given, by either path. */
+TEST(StoredObjectTest, SummaryHasXxh128OfTheOriginalBytes) {
+    /* More than the encoder's 256 KiB hashing slices, in odd chunks too. */
+    std::string input = pg_ark_test::RandomBytes(5 << 20, 14) + Compressible(12345);
+    Xxh128Digest expected = Xxh128Of(input.data(), input.size());
+    for (Compression compression : {None(), Zstd()}) {
+        Encoded streamed = Encode(input, compression, {1, 7, 4093, 65537, (1 << 20) + 3, 13});
+        EXPECT_TRUE(streamed.summary.has_original_xxh128);
+        EXPECT_EQ(streamed.summary.original_xxh128, expected);
+        StringWriteStream sink;
+        ObjectEncoder encoder(compression, &sink);
+        ASSERT_TRUE(encoder.UpdateWhole(input.data(), input.size()).ok());
+        ASSERT_TRUE(encoder.Finish().ok());
+        EXPECT_TRUE(encoder.summary().has_original_xxh128);
+        EXPECT_EQ(encoder.summary().original_xxh128, expected);
+        /* Decoding cannot know it: the object's bytes do not hold it. */
+        std::string out;
+        Result<ObjectSummary> decoded = Decode(sink.data(), &out);
+        ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+        EXPECT_FALSE(decoded->has_original_xxh128);
+    }
+    EXPECT_EQ(Encode("", Zstd()).summary.original_xxh128, Xxh128Of("", 0));
+}
+
 TEST(StoredObjectTest, UpdateWholeEmpty) {
     StringWriteStream sink;
     ObjectEncoder encoder(Zstd(), &sink);
