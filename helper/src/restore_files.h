@@ -16,9 +16,10 @@
  *
  * A file restored in place (delta restore) already exists: it is cut or extended to its size and
  * each part compared before anything is written. A part whose pieces are all of its bytes is
- * compared by the SHA-256 of the file's bytes there, without reading the repository; only when
- * that differs, or for a part supplying some of its bytes (older backups of a chain), is the part
- * decoded, and then only the ranges that differ are written.
+ * compared by a checksum of the file's bytes there, without reading the repository: its XXH3-128
+ * when the backup recorded one (manifest format 3 on), else its SHA-256. Only when that differs,
+ * or for a part supplying some of its bytes (older backups of a chain), is the part decoded and
+ * checked as above, and then only the ranges that differ are written.
  */
 #ifndef PG_ARK_HELPER_RESTORE_FILES_H
 #define PG_ARK_HELPER_RESTORE_FILES_H

@@ -26,6 +26,7 @@
 #include "thread_group.h"
 #include "wal_name.h"
 #include "wal_reach.h"
+#include "xxh128.h"
 
 namespace pg_ark {
 
@@ -88,12 +89,16 @@ void ReadObject(Storage &storage, Task *task) {
         return;
     }
     const bool wal = task->kind == Task::Kind::wal;
+    /* A part's XXH3-128, which delta restore trusts, is checked too: cheap beside SHA-256. */
+    const bool xxh128_known = task->part != nullptr && task->part->has_xxh128;
+    Xxh128 xxh128;
     auto decoded = DecodeObject(
         **stream,
         [&](const uint8_t *data, size_t size) {
             if (wal && task->head.size() < kLongHeaderPrefix)
                 task->head.append(reinterpret_cast<const char *>(data),
                                   std::min(size, kLongHeaderPrefix - task->head.size()));
+            if (xxh128_known) xxh128.Update(data, size);
             return Status::Ok();
         },
         where, Verify::full);
@@ -115,6 +120,9 @@ void ReadObject(Storage &storage, Task *task) {
     else if (decoded->original_sha256 != part.sha256)
         task->problem = fmt::format("stored object \"{}\": {}", where,
                                     DescribeDigestMismatch("its checksum"));
+    else if (xxh128_known && xxh128.Finish() != part.xxh128)
+        task->problem = fmt::format("stored object \"{}\": {}", where,
+                                    DescribeDigestMismatch("its XXH3-128"));
 }
 
 /* Runs every task on up to `workers` threads (the caller's thread too when none starts). */

@@ -6,7 +6,8 @@
  * What is checked:
  *  - every part of every file of every complete backup (or of one backup and its chain): the
  *    object is present and decodes with both checksums recomputed (Verify::full), and its
- *    sizes and checksums are the ones its manifest records;
+ *    sizes and checksums are the ones its manifest records (the decoded bytes' XXH3-128 too,
+ *    when the manifest has one: delta restore compares files in place by it);
  *  - a backup whose manifest is present but damaged;
  *  - an incremental or differential backup's chain: every parent exists, is complete and
  *    readable, supplies every block the backup does not hold, and has no problem itself;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -82,6 +83,9 @@ class BackupBuilder {
 
     const std::string &id() const { return manifest_.backup.id; }
     const std::map<std::string, SourceFile> &files() const { return files_; }
+
+    /* Applied by Commit to the manifest as built (say, to make it look like an older one's). */
+    std::function<void(Manifest *)> edit_manifest;
 
     void Directory(const std::string &path, uint32_t mode = 0700) {
         BackupEntry entry;
@@ -167,6 +171,8 @@ class BackupBuilder {
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
         part.stored_sha256 = encoder.summary().stored_sha256;
+        part.xxh128 = encoder.summary().original_xxh128;
+        part.has_xxh128 = encoder.summary().has_original_xxh128;
         return part;
     }
 
@@ -174,6 +180,7 @@ class BackupBuilder {
     void Commit() {
         std::sort(manifest_.entries.begin(), manifest_.entries.end(),
                   [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
+        if (edit_manifest) edit_manifest(&manifest_);
         CountTotals(&manifest_);
         BackupMetadata &backup = manifest_.backup;
         Catalog catalog(repository_, kCluster);
@@ -836,8 +843,54 @@ class DeltaRestoreTest : public RestoreTest {
     BackupBuilder backup_{&repository_, 1763789473};
 };
 
-TEST_F(DeltaRestoreTest, UnchangedTargetRewritesNothing) {
+/*
+ * Parts are compared by their XXH3-128 when the manifest has it (every backup BackupBuilder
+ * makes, as the backup engine's: both go through ObjectEncoder), by their SHA-256 otherwise
+ * (backups taken before manifest format 3): each test below runs both ways.
+ */
+class DeltaChecksumTest : public DeltaRestoreTest, public ::testing::WithParamInterface<bool> {
+  protected:
+    void SetUp() override {
+        DeltaRestoreTest::SetUp();
+        if (!GetParam()) backup_.edit_manifest = StripXxh128;
+    }
+
+    static void StripXxh128(Manifest *manifest) {
+        for (BackupEntry &entry : manifest->entries)
+            for (BackupPart &part : entry.parts) {
+                part.has_xxh128 = false;
+                part.xxh128 = {};
+            }
+    }
+
+    /* Whether the stored manifest's parts have an XXH3-128: all of them, or none. */
+    void ExpectXxh128Recorded(bool recorded) {
+        Catalog catalog(&repository_, kCluster);
+        auto manifest = catalog.LoadManifest(backup_.id());
+        ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+        size_t parts = 0;
+        for (const BackupEntry &entry : manifest->entries)
+            for (const BackupPart &part : entry.parts) {
+                EXPECT_EQ(part.has_xxh128, recorded) << entry.path;
+                if (part.has_xxh128)
+                    EXPECT_EQ(part.xxh128, Xxh128Of(backup_.files().at(entry.path).content.data() +
+                                                        part.offset,
+                                                    part.size))
+                        << entry.path;
+                parts++;
+            }
+        EXPECT_GT(parts, 0u);
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Xxh128, DeltaChecksumTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                             return info.param ? "Recorded" : "OlderBackupWithout";
+                         });
+
+TEST_P(DeltaChecksumTest, UnchangedTargetRewritesNothing) {
     SetUpRestored();
+    ExpectXxh128Recorded(GetParam());
     auto result = Restore(repository_, DeltaOptions());
     ASSERT_TRUE(result.ok()) << result.status().message();
     EXPECT_EQ(result->files_rewritten, 0u);
@@ -846,6 +899,53 @@ TEST_F(DeltaRestoreTest, UnchangedTargetRewritesNothing) {
     /* All but pg_control and postgresql.auto.conf, which every restore writes. */
     EXPECT_EQ(result->files_unchanged, backup_.files().size() - 2);
     ExpectAsBackedUp();
+}
+
+TEST_P(DeltaChecksumTest, DamagedPartsAreFoundAndRewritten) {
+    SetUpRestored();
+    const std::string ts_file = std::string(kTablespaceLink) + "/PG_15_202209061/5/16390";
+    FlipByte(Restored(kBigFile), 150000);         /* its second part, of three */
+    FlipByte(Restored(ts_file), kPartSize + 3);   /* its last part: 7 bytes */
+    FlipByte(Restored("base/1/1259"), 0);         /* a one-part file's first byte */
+    auto result = Restore(repository_, DeltaOptions());
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    ExpectAsBackedUp();
+    EXPECT_EQ(result->files_rewritten, 3u);
+    EXPECT_GE(result->bytes_rewritten, 3u);
+    /* Only within the damaged parts. */
+    EXPECT_LE(result->bytes_rewritten, kPartSize + 7 + 8192);
+    EXPECT_EQ(result->files_unchanged, backup_.files().size() - 2 - 3);
+}
+
+/*
+ * Which checksum is compared shows when the manifest's SHA-256 of a part is wrong (as no real
+ * backup's is): compared by XXH3-128, the intact bytes in place are left alone without reading
+ * the repository; compared by SHA-256, they seem to differ, and the part decoded to replace them
+ * does not match the manifest: corrupt.
+ */
+TEST_P(DeltaChecksumTest, ComparesByXxh128WhenRecorded) {
+    SetUpRestored();
+    /* The same data directory again (RandomBytes is seeded), as a later backup, wrong there. */
+    BackupBuilder wrong(&repository_, 1763789473 + 600);
+    auto strip = backup_.edit_manifest;
+    wrong.edit_manifest = [strip](Manifest *manifest) {
+        if (strip) strip(manifest);
+        for (BackupEntry &entry : manifest->entries)
+            if (entry.path == kBigFile) entry.parts[1].sha256[0] ^= 1;
+    };
+    BuildTypicalBackup(&wrong);
+    RestoreOptions options = DeltaOptions();
+    options.set = wrong.id();
+    auto result = Restore(repository_, options);
+    if (GetParam()) {
+        ASSERT_TRUE(result.ok()) << result.status().message();
+        EXPECT_EQ(result->files_rewritten, 0u);
+        ExpectAsBackedUp();
+    } else {
+        ASSERT_FALSE(result.ok());
+        EXPECT_EQ(result.status().kind(), ErrorKind::corrupt);
+        ExpectNames(result.status().message(), {kBigFile, "SHA-256"});
+    }
 }
 
 TEST_F(DeltaRestoreTest, RewritesOnlyWhatDiffersAndRemovesWhatTheBackupLacks) {

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -119,12 +120,18 @@ class Backup {
         part.stored_size = encoder.summary().stored_size;
         part.sha256 = encoder.summary().original_sha256;
         part.stored_sha256 = encoder.summary().stored_sha256;
+        part.xxh128 = encoder.summary().original_xxh128;
+        part.has_xxh128 = encoder.summary().has_original_xxh128;
         return part;
     }
+
+    /* Applied by Commit to the manifest as built. */
+    std::function<void(Manifest *)> edit_manifest;
 
     void Commit() {
         std::sort(manifest_.entries.begin(), manifest_.entries.end(),
                   [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
+        if (edit_manifest) edit_manifest(&manifest_);
         CountTotals(&manifest_);
         Catalog catalog(repository_, kCluster);
         ASSERT_TRUE(catalog.WriteBackupInfo(manifest_.backup).ok());
@@ -190,10 +197,11 @@ class VerifyTest : public ::testing::Test {
         return dir_.Sub(Repository::WalPath(kCluster, name)->str());
     }
 
-    /* A full backup of segments 3..4 and WAL 1..8 on timeline 1. */
-    Backup &Typical() {
+    /* A full backup of segments 3..4 and WAL 1..8 on timeline 1; edit changes its manifest. */
+    Backup &Typical(std::function<void(Manifest *)> edit = nullptr) {
         backups_.emplace_back(std::make_unique<Backup>(&repository_, 1767225600, 3, 4));
         Backup &backup = *backups_.back();
+        backup.edit_manifest = std::move(edit);
         backup.Directory("base");
         backup.Directory("base/5");
         backup.File("PG_VERSION", "15\n");
@@ -287,6 +295,24 @@ TEST_F(VerifyTest, PartSwappedForAnotherValidObjectIsNamed) {
     const VerifyProblem *row = Find(report, backup.PartObject("base/5/16384", 0));
     ASSERT_NE(row, nullptr) << Rows(report);
     EXPECT_NE(row->problem.find("differs from the one its manifest records"), std::string::npos);
+}
+
+TEST_F(VerifyTest, WrongXxh128IsNamed) {
+    /* Delta restore trusts a part's XXH3-128 to say the bytes in place are the part's. */
+    Backup &backup = Typical([](Manifest *manifest) {
+        for (BackupEntry &entry : manifest->entries)
+            if (entry.path == "base/5/16384") {
+                ASSERT_TRUE(entry.parts[1].has_xxh128);
+                entry.parts[1].xxh128[15] ^= 1;
+            }
+    });
+    VerifyReport report = Verify();
+    ASSERT_EQ(report.problems.size(), 1u) << Rows(report);
+    EXPECT_EQ(report.problems[0].object, backup.PartObject("base/5/16384", 1));
+    EXPECT_NE(report.problems[0].problem.find("its XXH3-128 differs from the one its manifest"),
+              std::string::npos)
+        << Rows(report);
+    EXPECT_FALSE(report.backups[0].ok());
 }
 
 TEST_F(VerifyTest, TruncatedSegmentIsNamedAndEndsTheReach) {
