@@ -80,6 +80,7 @@ like($rows->{wal_archived}[1], qr/was not archived within 5000 ms/, 'and that WA
 ($rc, $out) = cli_check();
 is($rc, 1, 'pg_ark check exits 1');
 like($out, qr/^FAIL\s+archive_library/m, 'naming the failed check');
+note "archive_library unset:\n$out";
 sql('ALTER SYSTEM RESET archive_library');
 sql('SELECT pg_reload_conf()');
 PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
@@ -134,6 +135,7 @@ $ark->start;
 $node->stop;
 ($rc, $out) = cli_check();
 is($rc, 1, 'server down: pg_ark check exits 1');
+note "server down:\n$out";
 like($out, qr/^FAIL\s+postgresql\s+no PostgreSQL server is running/m, 'saying the server is down');
 like($out, qr/^ok\s+helper\s+/m, 'the helper still checked');
 like($out, qr/^ok\s+repository_writable\s+/m, 'the repository still checked');
