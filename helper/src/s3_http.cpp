@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <algorithm>
@@ -49,6 +50,15 @@ size_t ReadBody(char *buffer, size_t size, size_t count, void *user) {
     if (n > 0) memcpy(buffer, transfer->request->body + transfer->sent, n);
     transfer->sent += n;
     return n;
+}
+
+/* libcurl rewinds the body when it must send it again (a reused connection found closed). */
+int SeekBody(void *user, curl_off_t offset, int origin) {
+    auto *transfer = static_cast<Transfer *>(user);
+    if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > transfer->request->body_size)
+        return CURL_SEEKFUNC_CANTSEEK;
+    transfer->sent = static_cast<size_t>(offset);
+    return CURL_SEEKFUNC_OK;
 }
 
 size_t WriteBody(char *data, size_t size, size_t count, void *user) {
@@ -141,11 +151,15 @@ HttpAttempt HttpPerform(const HttpOptions &options, const HttpRequest &request,
         curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
         curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, SeekBody);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
         curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_size));
     } else if (request.method == "POST") {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
         curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, SeekBody);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body_size));
     } else if (request.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);

@@ -524,7 +524,14 @@ sub init_cluster
 	  $self->run_cli('init', '--config', $self->{config}, '--cluster', $cluster);
 	is($rc, 0, "pg_ark init --cluster $cluster exits 0")
 	  or diag("stdout: $out\nstderr: $err");
-	ok(-e "$self->{repo}/$cluster/cluster.info", "cluster.info exists for $cluster");
+	if (($self->{config_text} // '') =~ /^repo-type = s3$/m)
+	{
+		like($out, qr/in repository "s3:\/\//, "$cluster registered in the S3 repository");
+	}
+	else
+	{
+		ok(-e "$self->{repo}/$cluster/cluster.info", "cluster.info exists for $cluster");
+	}
 	return ($rc, $out, $err);
 }
 

