@@ -19,6 +19,14 @@ pg_regress="$pgxs_dir/test/regress/pg_regress"
 failures=()
 
 only=${PG_ARK_ONLY:-all}
+# The S3 tests' server (scripts/install-deps.sh installs it) and fault proxy; without s3rver
+# they skip.
+s3rver_bin="$source_dir/.s3rver/node_modules/.bin/s3rver"
+if [ -x "$s3rver_bin" ]; then
+  export PG_ARK_S3RVER="$s3rver_bin" PG_ARK_FAULT_PROXY="$source_dir/tests/s3/fault_proxy.py"
+else
+  echo "note: s3rver is not installed ($s3rver_bin); the S3 tests will be skipped"
+fi
 echo "=== unit tests (GoogleTest) ==="
 if [ "$only" = all ] && ! (cd "$build_dir" && ctest --output-on-failure -j2); then failures+=(unit); fi
 
@@ -33,6 +41,8 @@ trap cleanup EXIT
 cp -r "$source_dir/sql" "$source_dir/expected" "$source_dir/tests/t" "$source_dir/tests/perl" \
       "$source_dir/docs" "$work/"
 cp "$source_dir/tests/regress.conf" "$work/"
+cp -r "$source_dir/tests/s3" "$work/"
+[ -x "$s3rver_bin" ] && cp -r "$source_dir/.s3rver" "$work/s3rver"
 
 run_as_postgres=()
 if [ "$(id -u)" -eq 0 ]; then
@@ -56,6 +66,8 @@ env_vars=(
   "PG_ARK_SOURCE_DIR=$work"
 )
 [ -n "$smallfs" ] && env_vars+=("PG_ARK_TEST_SMALLFS=$smallfs")
+[ -x "$s3rver_bin" ] && env_vars+=("PG_ARK_S3RVER=$work/s3rver/node_modules/.bin/s3rver" \
+                                   "PG_ARK_FAULT_PROXY=$work/s3/fault_proxy.py")
 
 echo "=== SQL tests (pg_regress) ==="
 regress_tests=$(cd "$work/sql" && ls *.sql | sed 's/\.sql$//' | sort)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -88,6 +89,10 @@ Result<BackupLock> BackupLock::AcquireAs(const std::string &repo_path, const std
                                          const std::string &backup_id) {
     auto path = LockPath(repo_path, cluster);
     if (!path.ok()) return path.status();
+    /* A posix repository has the directory; lock-path (object storage) may not yet. */
+    for (const std::string &directory : {repo_path, repo_path + "/" + cluster})
+        if (mkdir(directory.c_str(), 0750) != 0 && errno != EEXIST)
+            return ErrnoStatus(errno, fmt::format("could not create lock directory \"{}\"", directory));
     UniqueFd fd(open(path->c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
     if (!fd.valid())
         return ErrnoStatus(errno, fmt::format("could not open lock file \"{}\"", *path));

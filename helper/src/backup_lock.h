@@ -4,7 +4,8 @@
  *     for the whole backup. The kernel drops it when the helper dies (even by SIGKILL), so a
  *     killed backup never blocks the next one, and anyone can tell a running backup from an
  *     abandoned one by probing the lock. The file holds the running backup's id.
- *     (Posix repositories; object storage will need its own lease.)
+ *     The lock is local: in a posix repository it lives there; with object storage in lock-path
+ *     (Config::LockDirectory()), so one host writes an S3 repository's cluster at a time.
  */
 #ifndef PG_ARK_HELPER_BACKUP_LOCK_H
 #define PG_ARK_HELPER_BACKUP_LOCK_H
@@ -21,7 +22,7 @@ class BackupLock {
     /*
      * Takes the lock without waiting for a backup: ErrorKind::conflict when one holds it, naming
      * its id. (It does look again for a few milliseconds, as IsHeld's probe holds the lock for
-     * an instant.) REQUIRES: <repo_path>/<cluster> exists.
+     * an instant.) repo_path: the lock directory; it and <repo_path>/<cluster> are created if missing.
      */
     static Result<BackupLock> Acquire(const std::string &repo_path, const std::string &cluster,
                                       const std::string &backup_id);

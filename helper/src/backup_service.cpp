@@ -279,7 +279,7 @@ Result<std::shared_ptr<BackupJob>> BackupService::Begin(const wire::BackupBeginR
     job->cluster = request.cluster;
     time_t now = time(nullptr);
     std::string id = MakeBackupId(now, TypeOf(request.kind));
-    auto lock = BackupLock::Acquire(config_.repo_path, request.cluster, id);
+    auto lock = BackupLock::Acquire(config_.LockDirectory(), request.cluster, id);
     if (!lock.ok()) return lock.status();
     job->lock = std::move(*lock);
 

@@ -11,7 +11,7 @@
 
 #include "backup_lock.h"
 #include "log.h"
-#include "storage.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 
@@ -43,10 +43,12 @@ Result<ClusterContext> OpenCluster(const std::string &config_path, const std::st
     auto section = context.config.Cluster(cluster);
     if (!section.ok()) return Status(ErrorKind::invalid_argument, section.status().message());
     context.cluster = **section;
-    context.repository = std::make_unique<Repository>(MakePosixStorage(context.config.repo_path));
+    auto storage = OpenRepositoryStorage(context.config);
+    if (!storage.ok()) return storage.status();
+    context.repository = std::make_unique<Repository>(std::move(*storage));
     auto registered = context.repository->LoadCluster(cluster);
     if (!registered.ok()) return registered.status();
-    auto running = BackupLock::IsHeld(context.config.repo_path, cluster);
+    auto running = BackupLock::IsHeld(context.config.LockDirectory(), cluster);
     if (!running.ok()) return running.status();
     context.backup_running = *running;
     return context;

@@ -33,7 +33,7 @@ Status CommandService::Run(const wire::CommandRequest &request, const RowSink &e
     if (!cluster.ok()) return cluster.status();
     switch (request.command) {
         case wire::Command::check: {
-            auto running = BackupLock::IsHeld(config_.repo_path, request.cluster);
+            auto running = BackupLock::IsHeld(config_.LockDirectory(), request.cluster);
             std::vector<CheckRow> rows = CheckRepository(*repository_, **cluster,
                                                          request.system_identifier,
                                                          running.ok() && *running, time(nullptr));
@@ -63,7 +63,7 @@ Status CommandService::Run(const wire::CommandRequest &request, const RowSink &e
         }
         case wire::Command::verify: {
             PG_ARK_RETURN_IF_ERROR(CheckSystem(request));
-            auto running = BackupLock::IsHeld(config_.repo_path, request.cluster);
+            auto running = BackupLock::IsHeld(config_.LockDirectory(), request.cluster);
             if (!running.ok()) return running.status();
             auto report = VerifyRepository(*repository_, request.cluster, request.backup_id,
                                            (*cluster)->process_max, *running);
@@ -83,7 +83,7 @@ Status CommandService::Run(const wire::CommandRequest &request, const RowSink &e
             options.on_item = [&emit](const ExpiredItem &item) {
                 return emit({item.kind, item.name, std::to_string(item.bytes), item.reason});
             };
-            auto report = Expire(*repository_, config_.repo_path, **cluster, options);
+            auto report = Expire(*repository_, config_.LockDirectory(), **cluster, options);
             if (!report.ok()) return report.status();
             *reply_message = SummarizeExpiry(*report);
             return Status::Ok();

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "protocol.h"
+#include "repo_path.h"
 
 namespace pg_ark {
 
@@ -58,6 +59,7 @@ class Parser {
                                        key, expected));
     }
     Status SetGlobal(int line, const std::string &key, const std::string &value);
+    Status SetS3(int line, const std::string &key, const std::string &value);
     Status SetCluster(int line, PendingCluster &cluster, const std::string &key,
                       const std::string &value);
     Status ParseCompressType(int line, const std::string &key, const std::string &value,
@@ -191,6 +193,14 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
         return Status::Ok();
     }
     if (key == "log-path") return ParseAbsolutePath(line, key, value, &config_.log_path);
+    if (key == "lock-path") return ParseAbsolutePath(line, key, value, &config_.lock_path);
+    if (key == "repo-type") {
+        if (value == "posix") config_.repo_type = RepoType::posix;
+        else if (value == "s3") config_.repo_type = RepoType::s3;
+        else return BadValue(line, key, value, "\"posix\" or \"s3\"");
+        return Status::Ok();
+    }
+    if (key.rfind("repo-s3-", 0) == 0) return SetS3(line, key, value);
     if (key == "compress-type") return ParseCompressType(line, key, value, &config_.compression.type);
     if (key == "compress-level")
         return ParseCompressLevel(line, key, value, &config_.compression.level);
@@ -208,6 +218,63 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
         return ParseInteger(line, key, value, 1, 86400, &config_.archive_timeout_seconds);
     Status policy;
     if (SetPolicy(line, key, value, nullptr, &policy)) return policy;
+    return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
+}
+
+Status Parser::SetS3(int line, const std::string &key, const std::string &value) {
+    S3Config &s3 = config_.s3;
+    auto yes_no = [&](bool *out) {
+        if (value == "y") *out = true;
+        else if (value == "n") *out = false;
+        else return BadValue(line, key, value, "\"y\" or \"n\"");
+        return Status::Ok();
+    };
+    auto nonempty = [&](std::string *out) {
+        if (value.empty()) return BadValue(line, key, value, "a non-empty value");
+        *out = value;
+        return Status::Ok();
+    };
+    if (key == "repo-s3-endpoint") {
+        std::string rest = value;
+        for (const char *scheme : {"https://", "http://"})
+            if (rest.rfind(scheme, 0) == 0) rest = rest.substr(strlen(scheme));
+        if (rest.empty() || rest.find_first_of("/?# ") != std::string::npos)
+            return BadValue(line, key, value, "\"host[:port]\", optionally after https:// or http://");
+        s3.endpoint = value;
+        return Status::Ok();
+    }
+    if (key == "repo-s3-bucket") {
+        if (value.size() < 3 || value.size() > 63 ||
+            value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos)
+            return BadValue(line, key, value, "a bucket name: 3 to 63 lower-case letters, digits, '.' or '-'");
+        s3.bucket = value;
+        return Status::Ok();
+    }
+    if (key == "repo-s3-region") return nonempty(&s3.region);
+    if (key == "repo-s3-uri-style") {
+        if (value == "host") s3.host_style = true;
+        else if (value == "path") s3.host_style = false;
+        else return BadValue(line, key, value, "\"host\" or \"path\"");
+        return Status::Ok();
+    }
+    if (key == "repo-s3-prefix") {
+        std::string prefix = value;
+        while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
+        while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+        if (!prefix.empty() && !RepoPath::Make(prefix).ok())
+            return BadValue(line, key, value, "a key prefix without empty, \".\" or \"..\" components");
+        s3.prefix = prefix;
+        return Status::Ok();
+    }
+    if (key == "repo-s3-verify-tls") return yes_no(&s3.verify_tls);
+    if (key == "repo-s3-ca-file") return ParseAbsolutePath(line, key, value, &s3.ca_file);
+    if (key == "repo-s3-key") return nonempty(&s3.key);
+    /* The secret itself never appears in a message, not even a bad one. */
+    if (key == "repo-s3-key-secret") {
+        if (value.empty()) return Error(line, "key \"repo-s3-key-secret\" is empty");
+        s3.key_secret = value;
+        return Status::Ok();
+    }
     return Error(line, fmt::format("unknown key \"{}\" in section [global]", key));
 }
 
@@ -287,9 +354,23 @@ Result<Config> Parser::Parse(const std::string &text) {
             PG_ARK_RETURN_IF_ERROR(SetCluster(line, clusters_[section], key, value));
     }
 
-    if (config_.repo_path.empty())
+    if (config_.repo_type == RepoType::posix && config_.repo_path.empty())
         return Status(ErrorKind::invalid_argument,
                       fmt::format("{}: missing required key \"repo-path\" in section [global]", file_));
+    if (config_.repo_type == RepoType::s3) {
+        for (auto [key, value] : {std::pair<const char *, const std::string *>{"repo-s3-endpoint", &config_.s3.endpoint},
+                                  {"repo-s3-bucket", &config_.s3.bucket},
+                                  {"repo-s3-region", &config_.s3.region}})
+            if (value->empty())
+                return Status(ErrorKind::invalid_argument,
+                              fmt::format("{}: missing required key \"{}\" in section [global] "
+                                          "(repo-type = s3)", file_, key));
+        if (config_.s3.key.empty() != config_.s3.key_secret.empty())
+            return Status(ErrorKind::invalid_argument,
+                          fmt::format("{}: \"repo-s3-key\" and \"repo-s3-key-secret\" go together: "
+                                      "set both, or neither to use the AWS_* environment variables",
+                                      file_));
+    }
     for (auto &[name, pending] : clusters_) {
         if (pending.config.pgdata.empty())
             return Error(pending.line,
@@ -318,6 +399,12 @@ int DefaultArchiveAheadWorkers() {
 
 const char *CompressTypeName(CompressType type) {
     return type == CompressType::zstd ? "zstd" : "none";
+}
+
+std::string Config::RepositoryName() const {
+    if (repo_type == RepoType::posix) return repo_path;
+    return s3.prefix.empty() ? fmt::format("s3://{}", s3.bucket)
+                             : fmt::format("s3://{}/{}", s3.bucket, s3.prefix);
 }
 
 Result<const ClusterConfig *> Config::Cluster(const std::string &name) const {

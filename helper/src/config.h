@@ -27,6 +27,11 @@
  *     # reach the 0700 socket directory, so in practice: root)
  *     allowed-users = backup,1001
  *
+ *     # posix (default) | s3: see docs/s3.md for the repo-s3-* keys
+ *     repo-type = posix
+ *     # where backup locks live when the repository is not a local directory (default /tmp/pg_ark)
+ *     lock-path = /tmp/pg_ark
+ *
  *     [main]
  *     pgdata = /var/lib/postgresql/15/main
  *     # the database holding the extension, for pg_ark check (default postgres)
@@ -91,12 +96,35 @@ struct ClusterConfig {
     std::string pg_database = "postgres";
 };
 
+enum class RepoType { posix, s3 };
+
+/*
+ * An S3 (or S3-compatible) repository. endpoint: "https://host[:port]" or "http://host[:port]"
+ * (plain HTTP for test servers on loopback only); a bare host means https. Credentials: key and
+ * key_secret from the file, else AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN
+ * from the environment when the storage is opened. key_secret is never printed.
+ */
+struct S3Config {
+    std::string endpoint;
+    std::string bucket;
+    std::string region;
+    bool host_style = true; /* repo-s3-uri-style = host (bucket.endpoint) | path (endpoint/bucket) */
+    std::string prefix;     /* key prefix, like repo-path: "" or "a/b" (no leading or trailing /) */
+    bool verify_tls = true;
+    std::string ca_file;
+    std::string key;
+    std::string key_secret;
+};
+
 /* One per CPU, at least 1 and at most 8. */
 int DefaultArchiveAheadWorkers();
 
 struct Config {
     std::string path; /* the file it came from, for messages */
-    std::string repo_path;
+    RepoType repo_type = RepoType::posix;
+    std::string repo_path; /* posix */
+    S3Config s3;           /* s3 */
+    std::string lock_path = "/tmp/pg_ark";
     std::string socket_path = "/run/pg_ark/pg_ark.sock";
     std::string log_path;
     LogLevel log_level = LogLevel::info;
@@ -108,6 +136,14 @@ struct Config {
     Retention retention;                 /* defaults of the clusters' own */
     int64_t backup_max_age_seconds = 0;  /* default of the clusters' own */
     std::map<std::string, ClusterConfig> clusters;
+
+    /* Where the clusters' backup locks (backup_lock.h) live: the repository itself when it is a
+     * local directory, else lock-path (flock needs a local file). */
+    const std::string &LockDirectory() const {
+        return repo_type == RepoType::posix ? repo_path : lock_path;
+    }
+    /* The repository for messages: its path, or s3://bucket/prefix. */
+    std::string RepositoryName() const;
 
     /* The named cluster's section, or not_found naming the file. */
     Result<const ClusterConfig *> Cluster(const std::string &name) const;

@@ -29,6 +29,7 @@
 #include "repository.h"
 #include "restore.h"
 #include "server.h"
+#include "storage_factory.h"
 #include "wal_store.h"
 
 namespace pg_ark {
@@ -74,15 +75,19 @@ int RunInit(const std::string &config_path, const std::string &cluster_name) {
     if (!cluster.ok()) return Fail(Status(ErrorKind::invalid_argument, cluster.status().message()));
     auto identity = ReadClusterIdentity((*cluster)->pgdata);
     if (!identity.ok()) return Fail(identity.status());
-    Status made = MakeDirectoryTree(config->repo_path);
-    if (!made.ok()) return Fail(made);
-    Repository repository(MakePosixStorage(config->repo_path));
+    if (config->repo_type == RepoType::posix) {
+        Status made = MakeDirectoryTree(config->repo_path);
+        if (!made.ok()) return Fail(made);
+    }
+    auto storage = OpenRepositoryStorage(*config);
+    if (!storage.ok()) return Fail(storage.status());
+    Repository repository(std::move(*storage));
     auto created = repository.InitCluster(cluster_name, *identity);
     if (!created.ok()) return Fail(created.status());
     std::cout << fmt::format("cluster \"{}\" {} in repository \"{}\" (system identifier {}, "
                              "PostgreSQL {})",
                              cluster_name, *created ? "initialized" : "was already initialized",
-                             config->repo_path, identity->system_identifier, identity->pg_version)
+                             config->RepositoryName(), identity->system_identifier, identity->pg_version)
               << std::endl;
     return 0;
 }
@@ -104,7 +109,12 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
         std::cerr << "pg_ark: " << cluster.status().message() << std::endl;
         return kArchiveGetFailed;
     }
-    Repository repository(MakePosixStorage(config->repo_path));
+    auto storage = OpenRepositoryStorage(*config);
+    if (!storage.ok()) {
+        std::cerr << "pg_ark: " << storage.status().message() << std::endl;
+        return kArchiveGetFailed;
+    }
+    Repository repository(std::move(*storage));
     WalStore store(&repository);
     std::string served;
     Status status = store.Get(cluster_name, wal_name, destination, &served);
@@ -224,7 +234,10 @@ int RunRestore(const std::string &config_path, const std::string &cluster_name,
     options.progress = isatty(STDERR_FILENO) == 1;
     options.delta = arguments.delta;
 
-    Repository repository(MakePosixStorage(config->repo_path));
+    options.lock_directory = config->LockDirectory();
+    auto storage = OpenRepositoryStorage(*config);
+    if (!storage.ok()) return Fail(storage.status());
+    Repository repository(std::move(*storage));
     auto start = std::chrono::steady_clock::now();
     auto result = Restore(repository, options);
     if (!result.ok()) return Fail(result.status());

@@ -79,8 +79,7 @@ struct Tablespace {
 
 Result<CatalogEntry> SelectBackup(Repository &repository, Catalog &catalog,
                                   const RestoreOptions &options) {
-    /* The lock is a file in a posix repository (backup_lock.h), whose root Describe() is. */
-    auto running = BackupLock::IsHeld(repository.storage().Describe(), options.cluster);
+    auto running = BackupLock::IsHeld(options.lock_directory, options.cluster);
     if (!running.ok()) return running.status();
     if (options.target.kind == RecoveryTarget::Kind::none && options.set.empty())
         return catalog.Latest(*running);
@@ -481,7 +480,7 @@ Result<RestoreResult> Restore(Repository &repository, const RestoreOptions &opti
     const std::string &id = backup->backup.id;
     auto loaded = catalog.LoadManifest(id);
     if (!loaded.ok()) return loaded.status();
-    auto running = BackupLock::IsHeld(repository.storage().Describe(), options.cluster);
+    auto running = BackupLock::IsHeld(options.lock_directory, options.cluster);
     if (!running.ok()) return running.status();
     auto manifests = LoadChain(catalog, *running, std::move(*loaded));
     if (!manifests.ok()) return manifests.status();

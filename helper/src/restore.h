@@ -55,6 +55,8 @@ namespace pg_ark {
 struct RestoreOptions {
     std::string config_path; /* absolute; written into restore_command */
     std::string cluster;
+    /* Where the cluster's backup lock lives (Config::LockDirectory()): whether a backup runs. */
+    std::string lock_directory;
     std::string pgdata; /* target */
     std::string set;    /* backup id; empty = newest complete backup (that reaches target) */
     RecoveryTarget target; /* where recovery stops; Kind::none: the end of the archive */

@@ -4,6 +4,7 @@
  *     the request dispatcher. See server.h for the guarantees.
  */
 #include "server.h"
+#include "storage_factory.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,9 +80,11 @@ double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
 
 }  // namespace
 
-Server::Server(Config config)
+Server::Server(Config config) : Server(config, MakePosixStorage(config.repo_path)) {}
+
+Server::Server(Config config, std::unique_ptr<Storage> storage)
     : config_(std::move(config)),
-      repository_(MakePosixStorage(config_.repo_path)),
+      repository_(std::move(storage)),
       wal_store_(&repository_),
       shipper_(config_, &wal_store_, &repository_),
       backups_(config_, &repository_, &shipper_),
@@ -138,7 +141,7 @@ Status Server::Listen() {
                 cluster.pgdata, name, strerror(errno));
     }
     Log(LogLevel::info, "listening on \"{}\", repository \"{}\"", config_.socket_path,
-        config_.repo_path);
+        config_.RepositoryName());
     return Status::Ok();
 }
 
@@ -437,7 +440,9 @@ void HandleStopSignal(int) {
 }  // namespace
 
 Status RunServerUntilSignalled(Config config) {
-    Server server(std::move(config));
+    auto storage = OpenRepositoryStorage(config);
+    if (!storage.ok()) return storage.status();
+    Server server(std::move(config), std::move(*storage));
     PG_ARK_RETURN_IF_ERROR(server.Listen());
     signalled_server = &server;
     struct sigaction action;

@@ -38,7 +38,9 @@ class Server {
   public:
     static constexpr int kMaxConnections = 64;
 
+    /* Posix repository at config.repo_path (tests). */
     explicit Server(Config config);
+    Server(Config config, std::unique_ptr<Storage> storage);
     ~Server();
     Server(const Server &) = delete;
     Server &operator=(const Server &) = delete;

@@ -147,6 +147,66 @@ sub dir { return $_[0]->{dir}; }
 
 =pod
 
+=head2 PgArkTest::start_s3_server()
+
+Starts s3rver ($ENV{PG_ARK_S3RVER}, installed by scripts/install-deps.sh) on a free loopback
+port with a fresh data directory and the bucket `pgark`, and returns a hash: endpoint, bucket,
+and global, the [global] keys of an S3 repository on it (for PgArkTest->new's global param).
+Skips the whole test when s3rver is not installed. The server is stopped when the test ends.
+
+=cut
+
+my @s3_servers;
+
+sub start_s3_server
+{
+	my $bin = $ENV{PG_ARK_S3RVER} // '';
+	plan skip_all => 's3rver not installed (scripts/install-deps.sh installs it)'
+	  if $bin eq '' || !-x $bin;
+	my $dir = PostgreSQL::Test::Utils::tempdir('s3rver');
+	my $log = "$dir/s3rver.log";
+	my $handle = IPC::Run::start([ $bin, '-d', "$dir/data", '-a', '127.0.0.1', '-p', '0',
+		'--configure-bucket', 'pgark' ], '<', '/dev/null', '>', $log, '2>&1');
+	push @s3_servers, $handle;
+	my $port;
+	poll_until(sub { ($port) = (-e $log ? slurp($log) : '') =~ /listening on 127\.0\.0\.1:(\d+)/; defined $port },
+		's3rver listens');
+	my %s3 = (endpoint => "http://127.0.0.1:$port", bucket => 'pgark');
+	# The keys of docs/s3.md's example, adapted: s3rver's own credentials (it checks every
+	# signature), path-style addressing and plain HTTP on loopback.
+	$s3{global} = {
+		'repo-type' => 's3',
+		'repo-s3-endpoint' => $s3{endpoint},
+		'repo-s3-bucket' => 'pgark',
+		'repo-s3-region' => 'us-east-1',
+		'repo-s3-uri-style' => 'path',
+		'repo-s3-prefix' => '/pg_ark',
+		'repo-s3-key' => 'S3RVER',
+		'repo-s3-key-secret' => 'S3RVER',
+		'lock-path' => "$dir/lock",
+	};
+	return \%s3;
+}
+
+sub slurp
+{
+	my ($path) = @_;
+	open my $fh, '<', $path or return '';
+	local $/;
+	return scalar <$fh>;
+}
+
+END
+{
+	local $?;    # stopping the server must not change the test's exit status
+	for my $handle (@s3_servers)
+	{
+		eval { $handle->kill_kill; 1 } if $handle->pumpable;
+	}
+}
+
+=pod
+
 =head2 PgArkTest::start_archiving_node($name, %params)
 
 The usual start of a test: a new node (wal_level replica) archiving through a new running
@@ -464,7 +524,14 @@ sub init_cluster
 	  $self->run_cli('init', '--config', $self->{config}, '--cluster', $cluster);
 	is($rc, 0, "pg_ark init --cluster $cluster exits 0")
 	  or diag("stdout: $out\nstderr: $err");
-	ok(-e "$self->{repo}/$cluster/cluster.info", "cluster.info exists for $cluster");
+	if (($self->{config_text} // '') =~ /^repo-type = s3$/m)
+	{
+		like($out, qr/in repository "s3:\/\//, "$cluster registered in the S3 repository");
+	}
+	else
+	{
+		ok(-e "$self->{repo}/$cluster/cluster.info", "cluster.info exists for $cluster");
+	}
 	return ($rc, $out, $err);
 }
 

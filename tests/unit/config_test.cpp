@@ -490,3 +490,54 @@ TEST(ConfigTest, BadRetentionValuesNameTheKey) {
 
 }  // namespace
 }  // namespace pg_ark
+
+namespace pg_ark {
+namespace {
+
+TEST(ConfigS3Test, S3RepositoryKeys) {
+    auto config = ParseConfig("[global]\nrepo-type = s3\nrepo-s3-endpoint = http://127.0.0.1:9000\n"
+                              "repo-s3-bucket = my-bucket\nrepo-s3-region = eu-west-1\n"
+                              "repo-s3-uri-style = path\nrepo-s3-prefix = /a/b/\nrepo-s3-verify-tls = n\n"
+                              "repo-s3-ca-file = /etc/ca.pem\nrepo-s3-key = AK\nrepo-s3-key-secret = SECRET\n"
+                              "lock-path = /run/pg_ark_lock\n",
+                              kFile);
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_EQ(config->repo_type, RepoType::s3);
+    EXPECT_EQ(config->s3.endpoint, "http://127.0.0.1:9000");
+    EXPECT_EQ(config->s3.bucket, "my-bucket");
+    EXPECT_EQ(config->s3.region, "eu-west-1");
+    EXPECT_FALSE(config->s3.host_style);
+    EXPECT_EQ(config->s3.prefix, "a/b");
+    EXPECT_FALSE(config->s3.verify_tls);
+    EXPECT_EQ(config->s3.ca_file, "/etc/ca.pem");
+    EXPECT_EQ(config->s3.key, "AK");
+    EXPECT_EQ(config->s3.key_secret, "SECRET");
+    EXPECT_EQ(config->LockDirectory(), "/run/pg_ark_lock");
+    EXPECT_EQ(config->RepositoryName(), "s3://my-bucket/a/b");
+}
+
+TEST(ConfigS3Test, PosixKeepsItsLocksInTheRepository) {
+    auto config = ParseConfig("[global]\nrepo-path = /var/lib/pg_ark\n", kFile);
+    ASSERT_TRUE(config.ok());
+    EXPECT_EQ(config->repo_type, RepoType::posix);
+    EXPECT_EQ(config->LockDirectory(), "/var/lib/pg_ark");
+}
+
+TEST(ConfigS3Test, Errors) {
+    ExpectError("[global]\nrepo-type = s3\nrepo-s3-bucket = b12\nrepo-s3-region = r\n", 0,
+                {"repo-s3-endpoint"});
+    ExpectError("[global]\nrepo-type = ftp\n", 2, {"repo-type", "ftp"});
+    ExpectError("[global]\nrepo-type = s3\nrepo-s3-endpoint = h\nrepo-s3-bucket = Bad_Bucket\n", 4,
+                {"repo-s3-bucket"});
+    ExpectError("[global]\nrepo-s3-uri-style = vhost\n", 2, {"repo-s3-uri-style"});
+    ExpectError("[global]\nrepo-s3-endpoint = https://h/path\n", 2, {"repo-s3-endpoint"});
+    ExpectError("[global]\nrepo-type = s3\nrepo-s3-endpoint = h\nrepo-s3-bucket = bkt\n"
+                "repo-s3-region = r\nrepo-s3-key = AK\n",
+                0, {"repo-s3-key-secret"});
+    /* A secret is never echoed, not even a malformed one. */
+    Result<Config> result = ParseConfig("[global]\nrepo-s3-key-secret = \nrepo-s3-bogus = x\n", kFile);
+    ASSERT_FALSE(result.ok());
+}
+
+}  // namespace
+}  // namespace pg_ark

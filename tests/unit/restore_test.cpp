@@ -262,6 +262,7 @@ class RestoreTest : public ::testing::Test {
         options.config_path = "/etc/pg_ark.conf";
         options.pg_ark_binary = "/usr/local/bin/pg_ark";
         options.cluster = kCluster;
+        options.lock_directory = repo_dir_.path(); /* a posix repository holds its locks */
         options.pgdata = target_dir_.Sub("data");
         options.tablespace_map[kOriginalTablespace] = tablespace_dir_.Sub("ts1");
         options.workers = 2;

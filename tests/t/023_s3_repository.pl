@@ -1,0 +1,93 @@
+# 023_s3_repository.pl
+#     The whole life of a cluster with its repository in S3 (s3rver on loopback, configured as
+#     docs/s3.md shows): WAL archived, a full and an incremental backup while pgbench writes,
+#     `pg_ark verify` clean, a restore of the chain compared with the source (pg_dumpall), and a
+#     point-in-time restore to a noted time, with WAL fetched back by archive-get from S3.
+#     Nothing of the repository is on the local disk: only the backup lock, in lock-path.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgArkTest;
+
+my $s3 = PgArkTest::start_s3_server();
+my ($node, $ark) = PgArkTest::start_archiving_node('source', global => $s3->{global},
+	conf => "shared_preload_libraries = 'pg_ark'\n");
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+ok(!-e $ark->repo, 'no local repository directory: everything goes to the bucket');
+like(slurp_file($ark->log_file), qr{repository "s3://pgark/pg_ark"}, 'the helper names the S3 repository');
+
+# Archiving.
+sql('CREATE EXTENSION pg_ark');
+my $segment = PgArkTest::switch_wal($node);
+PgArkTest::wait_for_archived($node, $segment);
+my $dest = $ark->dir . '/fetched';
+my ($rc, $out, $err) = $ark->run_cli('archive-get', '--config', $ark->config_file, '--cluster',
+	$ark->cluster, $segment, $dest);
+is($rc, 0, "archive-get fetches $segment back from S3") or diag($err);
+is(-s $dest, PgArkTest::wal_segment_size($node), 'a whole segment');
+($rc, $out, $err) = $ark->run_cli('archive-get', '--config', $ark->config_file, '--cluster',
+	$ark->cluster, 'FFFFFFFF00000000000000FF', "$dest.none");
+is($rc, 1, 'a segment the bucket does not have: exit 1, as restore_command wants');
+
+# A full backup, then an incremental, both while pgbench writes.
+$node->command_ok([ 'pgbench', '-h', $node->host, '-p', $node->port, '-i', '-s', '1', '-q', 'postgres' ],
+	'pgbench -i');
+my $bench = PgArkTest::start_pgbench($node, '-c', '2', '-t', '300');
+my $full = $ark->backup($node, label => 'full to s3');
+is($full->{status}, 'complete', 'a full backup into S3');
+is(PgArkTest::finish_pgbench($bench), 0, 'pgbench ran through the full backup');
+sql('CREATE TABLE after_full AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g');
+$bench = PgArkTest::start_pgbench($node, '-c', '2', '-t', '200');
+my $incremental = $ark->backup($node, type => 'incremental', label => 'incremental to s3');
+is($incremental->{status}, 'complete', 'an incremental backup into S3');
+is($incremental->{parent}, $full->{backup_id}, 'on the full');
+is(PgArkTest::finish_pgbench($bench), 0, 'pgbench ran through the incremental backup');
+ok($incremental->{block_files} > 0, 'the incremental stored changed blocks only for some files');
+
+($rc, $out, $err) = $ark->run_cli('list', '--config', $ark->config_file, '--cluster', $ark->cluster);
+is($rc, 0, 'pg_ark list reads the catalog from S3') or diag($err);
+like($out, qr/\Q$full->{backup_id}\E.*\Q$incremental->{backup_id}\E/s, 'both backups listed');
+
+# The point in time to come back to, then more changes.
+sql('CREATE TABLE important AS SELECT 42 AS answer');
+my $at_target = PgArkTest::dumpall($node);
+my $target_time = sql(q{SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'});
+PgArkTest::poll_until(sub { sql("SELECT now() > '$target_time'::timestamptz") eq 't' }, 'the clock moves on');
+sql('DROP TABLE important');
+sql('CREATE TABLE at_end AS SELECT 1 AS one');
+my $at_end = PgArkTest::dumpall($node);
+PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
+
+($rc, $out, $err) = $ark->run_cli('verify', '--config', $ark->config_file, '--cluster', $ark->cluster);
+is($rc, 0, 'pg_ark verify re-reads every object in the bucket and finds nothing wrong')
+  or diag("$out\n$err");
+
+# Restore the chain to the end of the archive.
+my ($restored, $rrc, $rout, $rerr) = $ark->restore_node('restored_end');
+is($rrc, 0, 'restore from S3 exits 0') or diag($rerr);
+like($rout, qr/\Q$incremental->{backup_id}\E/, 'the newest backup (the chain) is restored');
+$restored->start;
+PgArkTest::poll_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' },
+	'recovery replays the archive from S3 and promotes');
+ok(PgArkTest::dumpall($restored) eq $at_end, 'pg_dumpall of the restored cluster matches the source');
+$restored->stop;
+$restored->clean_node;
+
+# Point in time.
+my ($pitr, $prc, $pout, $perr) = $ark->restore_node('restored_pitr', '--target-time', $target_time,
+	'--target-action', 'promote');
+is($prc, 0, 'restore to a target time exits 0') or diag($perr);
+$pitr->start;
+PgArkTest::poll_until(sub { $pitr->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' },
+	'recovery stops at the target and promotes');
+is($pitr->safe_psql('postgres', 'SELECT answer FROM important'), '42', 'the dropped table is back');
+ok(PgArkTest::dumpall($pitr) eq $at_target, 'pg_dumpall matches the source at the target time');
+$pitr->stop;
+$pitr->clean_node;
+
+$node->stop;
+$ark->stop;
+done_testing();
