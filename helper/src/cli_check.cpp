@@ -28,6 +28,7 @@
 #include "repository.h"
 #include "repository_checks.h"
 #include "storage.h"
+#include "storage_factory.h"
 #include "unique_fd.h"
 
 namespace pg_ark {
@@ -114,7 +115,12 @@ CheckRow HelperSocket(const Config &config) {
 std::vector<CheckRow> LocalChecks(const Config &config, const ClusterConfig &cluster, const Status &why) {
     std::vector<CheckRow> rows = {{"postgresql", false, why.message()}, HelperSocket(config)};
     auto identity = ReadClusterIdentity(cluster.pgdata);
-    Repository repository(MakePosixStorage(config.repo_path));
+    auto storage = OpenRepositoryStorage(config);
+    if (!storage.ok()) {
+        rows.push_back({"repository", false, storage.status().message()});
+        return rows;
+    }
+    Repository repository(std::move(*storage));
     auto running = BackupLock::IsHeld(config.repo_path, cluster.name);
     for (CheckRow &row : CheckRepository(repository, cluster, identity.ok() ? identity->system_identifier : 0,
                                          running.ok() && *running, time(nullptr)))

@@ -12,6 +12,7 @@
 #include "backup_lock.h"
 #include "log.h"
 #include "storage.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 
@@ -43,7 +44,9 @@ Result<ClusterContext> OpenCluster(const std::string &config_path, const std::st
     auto section = context.config.Cluster(cluster);
     if (!section.ok()) return Status(ErrorKind::invalid_argument, section.status().message());
     context.cluster = **section;
-    context.repository = std::make_unique<Repository>(MakePosixStorage(context.config.repo_path));
+    auto storage = OpenRepositoryStorage(context.config);
+    if (!storage.ok()) return storage.status();
+    context.repository = std::make_unique<Repository>(std::move(*storage));
     auto registered = context.repository->LoadCluster(cluster);
     if (!registered.ok()) return registered.status();
     auto running = BackupLock::IsHeld(context.config.repo_path, cluster);

@@ -13,6 +13,7 @@
 #include "expire.h"
 #include "repository.h"
 #include "storage.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 
@@ -24,7 +25,9 @@ int RunExpire(const std::string &config_path, const std::string &cluster, bool d
     auto section = config->Cluster(cluster);
     if (!section.ok()) return Fail(Status(ErrorKind::invalid_argument, section.status().message()));
 
-    Repository repository(MakePosixStorage(config->repo_path));
+    auto storage = OpenRepositoryStorage(*config);
+    if (!storage.ok()) return Fail(storage.status());
+    Repository repository(std::move(*storage));
     ExpireOptions options;
     options.dry_run = dry_run;
     options.now = time(nullptr);

@@ -16,6 +16,7 @@
 #include "pause.h"
 #include "repository.h"
 #include "storage.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 
@@ -37,7 +38,9 @@ int WithRepository(const std::string &config_path, const std::string &cluster, c
         auto section = config->Cluster(cluster);
         if (!section.ok()) return Fail(Status(ErrorKind::invalid_argument, section.status().message()));
     }
-    Repository repository(MakePosixStorage(config->repo_path));
+    auto storage = OpenRepositoryStorage(*config);
+    if (!storage.ok()) return Fail(storage.status());
+    Repository repository(std::move(*storage));
     if (!cluster.empty()) {
         auto registered = repository.LoadCluster(cluster);
         if (!registered.ok()) return Fail(registered.status());

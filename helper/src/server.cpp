@@ -22,6 +22,7 @@
 
 #include "frame_io.h"
 #include "log.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 
@@ -79,9 +80,11 @@ double ElapsedMs(const std::chrono::steady_clock::time_point &start) {
 
 }  // namespace
 
-Server::Server(Config config)
+Server::Server(Config config) : Server(config, MakePosixStorage(config.repo_path)) {}
+
+Server::Server(Config config, std::unique_ptr<Storage> storage)
     : config_(std::move(config)),
-      repository_(MakePosixStorage(config_.repo_path)),
+      repository_(std::move(storage)),
       wal_store_(&repository_),
       shipper_(config_, &wal_store_, &repository_),
       backups_(config_, &repository_, &shipper_),
@@ -437,7 +440,9 @@ void HandleStopSignal(int) {
 }  // namespace
 
 Status RunServerUntilSignalled(Config config) {
-    Server server(std::move(config));
+    auto storage = OpenRepositoryStorage(config);
+    if (!storage.ok()) return storage.status();
+    Server server(std::move(config), std::move(*storage));
     PG_ARK_RETURN_IF_ERROR(server.Listen());
     signalled_server = &server;
     struct sigaction action;

@@ -38,6 +38,8 @@ class Server {
   public:
     static constexpr int kMaxConnections = 64;
 
+    /* storage: the repository's (storage_factory.h); without it, posix at repo-path (tests). */
+    Server(Config config, std::unique_ptr<Storage> storage);
     explicit Server(Config config);
     ~Server();
     Server(const Server &) = delete;
