@@ -11,6 +11,7 @@
 
 #include "backup_lock.h"
 #include "log.h"
+#include "storage.h"
 #include "storage_factory.h"
 
 namespace pg_ark {

@@ -6,9 +6,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -17,8 +20,10 @@
 #include <set>
 #include <sstream>
 
+#include "aes_gcm.h"
 #include "protocol.h"
 #include "repo_path.h"
+#include "unique_fd.h"
 
 namespace pg_ark {
 
@@ -42,6 +47,32 @@ struct PendingCluster {
     std::optional<int64_t> retention_window;
     std::optional<int64_t> backup_max_age;
 };
+
+/* Keys whose value is a secret; the S3 driver's secret key is one too. */
+bool IsSecretKey(const std::string &key) {
+    return key == "repo-cipher-pass" || key == "repo-s3-key-secret";
+}
+
+/* Whether any line sets a secret key, whatever else is wrong with the text. */
+bool MentionsSecretKey(const std::string &text) {
+    std::istringstream input(text);
+    std::string line;
+    while (std::getline(input, line)) {
+        size_t equals = line.find('=');
+        if (equals == std::string::npos) continue;
+        std::string key = line.substr(0, equals);
+        key.erase(0, key.find_first_not_of(" \t"));
+        key.erase(key.find_last_not_of(" \t\r") + 1);
+        if (IsSecretKey(key)) return true;
+    }
+    return false;
+}
+
+bool MayHoldSecret(const std::string &line) {
+    std::string lower = line;
+    for (char &c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    return lower.find("pass") != std::string::npos || lower.find("secret") != std::string::npos;
+}
 
 class Parser {
   public:
@@ -210,6 +241,21 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
         return Status::Ok();
     }
     if (key == "allowed-users") return ParseUsers(line, key, value);
+    if (key == "repo-cipher-type") {
+        if (value == "none")
+            config_.cipher_type = CipherType::none;
+        else if (value == "aes-256-gcm")
+            config_.cipher_type = CipherType::aes_256_gcm;
+        else
+            return BadValue(line, key, value, "none or aes-256-gcm");
+        return Status::Ok();
+    }
+    if (key == "repo-cipher-pass") {
+        /* The value is never echoed, not even in this message. */
+        if (value.empty()) return Error(line, "key \"repo-cipher-pass\" must not be empty");
+        config_.cipher_pass = value;
+        return Status::Ok();
+    }
     if (key == "archive-ahead-workers")
         return ParseInteger(line, key, value, 0, 32, &config_.archive_ahead_workers);
     if (key == "process-max")
@@ -341,13 +387,18 @@ Result<Config> Parser::Parse(const std::string &text) {
             continue;
         }
         size_t equals = content.find('=');
-        if (equals == std::string::npos)
+        if (equals == std::string::npos) {
+            /* Such a line may be a mistyped secret ("repo-cipher-pass: ..."): not echoed then. */
+            if (MayHoldSecret(content))
+                return Error(line, "expected \"key = value\" (line not shown: it may hold a secret)");
             return Error(line, fmt::format("expected \"key = value\", found \"{}\"", content));
+        }
         std::string key = Trim(content.substr(0, equals));
         std::string value = Trim(content.substr(equals + 1));
         if (section.empty()) return Error(line, fmt::format("key \"{}\" outside of any section", key));
         if (!seen_keys.insert({section, key}).second)
             return Error(line, fmt::format("duplicate key \"{}\" in section [{}]", key, section));
+        if (IsSecretKey(key)) config_.holds_secrets = true;
         if (section == "global")
             PG_ARK_RETURN_IF_ERROR(SetGlobal(line, key, value));
         else
@@ -371,6 +422,15 @@ Result<Config> Parser::Parse(const std::string &text) {
                                       "set both, or neither to use the AWS_* environment variables",
                                       file_));
     }
+    if (config_.cipher_type != CipherType::none && config_.cipher_pass.empty())
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("{}: repo-cipher-type = {} needs repo-cipher-pass in section [global]",
+                                  file_, CipherTypeName(config_.cipher_type)));
+    if (config_.cipher_type == CipherType::none && !config_.cipher_pass.empty())
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("{}: repo-cipher-pass is set but repo-cipher-type is none; set "
+                                  "repo-cipher-type = aes-256-gcm or remove the passphrase",
+                                  file_));
     for (auto &[name, pending] : clusters_) {
         if (pending.config.pgdata.empty())
             return Error(pending.line,
@@ -395,6 +455,10 @@ Result<Config> Parser::Parse(const std::string &text) {
 int DefaultArchiveAheadWorkers() {
     unsigned int cpus = std::thread::hardware_concurrency();
     return static_cast<int>(std::clamp(cpus, 1u, 8u));
+}
+
+const char *CipherTypeName(CipherType type) {
+    return type == CipherType::aes_256_gcm ? "aes-256-gcm" : "none";
 }
 
 const char *CompressTypeName(CompressType type) {
@@ -427,12 +491,30 @@ Result<Config> LoadConfig(const std::string &path) {
                       fmt::format("could not {} configuration file \"{}\": {}", what, path,
                                   strerror(errno)));
     };
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return config_error("open");
-    std::stringstream text;
-    text << file.rdbuf();
-    if (file.bad()) return config_error("read");
-    return ParseConfig(text.str(), path);
+    /* One descriptor for the mode check and the read: the file checked is the file read. */
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return config_error("open");
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return config_error("stat");
+    std::string text;
+    char buffer[8192];
+    for (;;) {
+        ssize_t n = read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return config_error("read");
+        if (n == 0) break;
+        text.append(buffer, static_cast<size_t>(n));
+    }
+    /* Checked before parsing, so a file refused for a bad line is refused for its mode first. */
+    bool secrets = MentionsSecretKey(text);
+    auto config = ParseConfig(text, path);
+    WipeString(&text);
+    if ((secrets || (config.ok() && config->holds_secrets)) && (st.st_mode & 0077) != 0)
+        return Status(ErrorKind::invalid_argument,
+                      fmt::format("configuration file \"{}\" holds secrets and must not be "
+                                  "accessible to other users (mode {:04o} found); run: chmod 600 {}",
+                                  path, st.st_mode & 07777, path));
+    return config;
 }
 
 }  // namespace pg_ark

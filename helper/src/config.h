@@ -23,6 +23,10 @@
  *     backup-max-age = 26h
  *     # seconds a backup waits for the WAL it needs to be archived (1..86400, default 60)
  *     archive-timeout = 60
+ *     # encryption at rest (see encrypted_storage.h, repo_key.h): none | aes-256-gcm, chosen
+ *     # when the repository is created; the passphrase opens the repository key
+ *     repo-cipher-type = aes-256-gcm
+ *     repo-cipher-pass = <a long random passphrase>
  *     # optional: more users the peer-credential check admits (they must also be able to
  *     # reach the 0700 socket directory, so in practice: root)
  *     allowed-users = backup,1001
@@ -43,6 +47,10 @@
  * Comments are whole lines starting with '#' or ';': a '#' after a value is part of the value.
  * Unknown sections' keys, unknown keys, duplicates and bad values are errors naming the file,
  * line and key.
+ *
+ * Secrets (repo-cipher-pass; repo-s3-key-secret) never appear in a message. A file holding one
+ * must not be readable or writable by anyone but its owner (LoadConfig refuses any group or
+ * other permission bit): the helper runs as that owner and is the only reader it needs.
  */
 #ifndef PG_ARK_HELPER_CONFIG_H
 #define PG_ARK_HELPER_CONFIG_H
@@ -60,6 +68,10 @@
 namespace pg_ark {
 
 enum class CompressType { none = 0, zstd = 1 };
+
+enum class CipherType { none = 0, aes_256_gcm = 1 };
+
+const char *CipherTypeName(CipherType type);
 
 const char *CompressTypeName(CompressType type);
 
@@ -135,6 +147,9 @@ struct Config {
     int archive_timeout_seconds = 60;
     Retention retention;                 /* defaults of the clusters' own */
     int64_t backup_max_age_seconds = 0;  /* default of the clusters' own */
+    CipherType cipher_type = CipherType::none;
+    std::string cipher_pass; /* a secret: never in a message or a log line */
+    bool holds_secrets = false; /* a secret key is set: the file must be private (LoadConfig) */
     std::map<std::string, ClusterConfig> clusters;
 
     /* Where the clusters' backup locks (backup_lock.h) live: the repository itself when it is a
@@ -154,7 +169,10 @@ constexpr const char *kDefaultConfigPath = "/etc/pg_ark.conf";
 /* Parses INI text; file_name is used in messages only. */
 Result<Config> ParseConfig(const std::string &text, const std::string &file_name);
 
-/* Reads and parses a file. */
+/*
+ * Reads and parses a file. A file holding secrets with any group or other permission bit is
+ * refused (invalid_argument naming the file, its mode and the chmod that fixes it).
+ */
 Result<Config> LoadConfig(const std::string &path);
 
 }  // namespace pg_ark

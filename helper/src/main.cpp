@@ -23,11 +23,13 @@
 #include "cli_common.h"
 #include "cli_expire.h"
 #include "cli_maintenance.h"
+#include "cli_repo_key.h"
 #include "cli_verify.h"
 #include "config.h"
 #include "log.h"
 #include "repository.h"
 #include "restore.h"
+#include "repository_encryption.h"
 #include "server.h"
 #include "storage_factory.h"
 #include "wal_store.h"
@@ -79,6 +81,16 @@ int RunInit(const std::string &config_path, const std::string &cluster_name) {
         Status made = MakeDirectoryTree(config->repo_path);
         if (!made.ok()) return Fail(made);
     }
+    /* Encryption is decided here, once: repo.key is created before any other object. */
+    auto raw = OpenRawRepositoryStorage(*config);
+    if (!raw.ok()) return Fail(raw.status());
+    auto key_created = InitRepositoryEncryption(**raw, *config);
+    if (!key_created.ok()) return Fail(key_created.status());
+    if (*key_created)
+        std::cout << fmt::format("created the repository key \"{}/{}\" (AES-256-GCM; keep "
+                                 "repo-cipher-pass safe: without it nothing can be restored)",
+                                 (*raw)->Describe(), kRepositoryKeyName)
+                  << std::endl;
     auto storage = OpenRepositoryStorage(*config);
     if (!storage.ok()) return Fail(storage.status());
     Repository repository(std::move(*storage));
@@ -363,6 +375,16 @@ int Main(int argc, char **argv) {
     expire->add_option("--cluster", cluster, "Cluster section name")->required();
     expire->add_flag("--dry-run", dry_run, "Report what would be removed; remove nothing");
 
+    std::string new_pass_file;
+    auto *repo_key = app.add_subcommand("repo-key", "Manage the key of an encrypted repository");
+    repo_key->require_subcommand(1);
+    auto *repo_key_change = repo_key->add_subcommand(
+        "change", "Seal the repository key with a new passphrase (no data is rewritten)");
+    repo_key_change->add_option("--config", config_path, "Configuration file")->capture_default_str();
+    repo_key_change->add_option("--new-pass-file", new_pass_file,
+                                "File holding the new passphrase on its first line (mode 0600)")
+        ->required();
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -385,6 +407,7 @@ int Main(int argc, char **argv) {
     if (start->parsed()) return RunStart(config_path, cluster);
     if (verify->parsed()) return RunVerify(config_path, cluster, verify_set, json);
     if (expire->parsed()) return RunExpire(config_path, cluster, dry_run);
+    if (repo_key_change->parsed()) return RunRepoKeyChange(config_path, new_pass_file);
     if (version->parsed()) {
         std::cout << "pg_ark " << PG_ARK_VERSION << std::endl;
         return 0;

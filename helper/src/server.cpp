@@ -23,6 +23,7 @@
 
 #include "frame_io.h"
 #include "log.h"
+#include "storage_factory.h"
 
 namespace pg_ark {
 

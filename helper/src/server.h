@@ -38,7 +38,7 @@ class Server {
   public:
     static constexpr int kMaxConnections = 64;
 
-    /* Posix repository at config.repo_path (tests). */
+    /* storage: the repository's (storage_factory.h); without it, posix at repo-path (tests). */
     explicit Server(Config config);
     Server(Config config, std::unique_ptr<Storage> storage);
     ~Server();

@@ -239,7 +239,7 @@ sub start_archiving_node
 
 =head2 $ark->write_config($text)
 
-(Re)writes the helper's config file.
+(Re)writes the helper's config file, mode 0600 (so it may hold repo-cipher-pass).
 
 =cut
 
@@ -249,6 +249,8 @@ sub write_config
 	open my $fh, '>', $self->{config} or die "could not write $self->{config}: $!";
 	print $fh $text;
 	close $fh or die "could not close $self->{config}: $!";
+	# The helper refuses a configuration holding secrets (repo-cipher-pass) that others can read.
+	chmod 0600, $self->{config} or die "could not chmod $self->{config}: $!";
 	$self->{config_text} = $text;
 	return;
 }
