@@ -468,6 +468,9 @@ class CopyTest : public ::testing::Test {
             EXPECT_TRUE(decoded.ok()) << decoded.status().message();
             EXPECT_EQ(bytes.size(), part.size);
             EXPECT_EQ(part.sha256, Sha256Of(bytes.data(), bytes.size()));
+            /* Recorded for delta restore's comparisons (manifest format 3). */
+            EXPECT_TRUE(part.has_xxh128);
+            EXPECT_EQ(part.xxh128, Xxh128Of(bytes.data(), bytes.size()));
             data += bytes;
         }
         EXPECT_EQ(data.size(), entry.size) << entry.path;
