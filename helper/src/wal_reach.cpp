@@ -66,7 +66,10 @@ Status CheckTargetReach(const RecoveryTarget &target, const std::vector<Archived
             return Refuse(fmt::format("recovery target time {} is beyond the archived WAL: no WAL "
                                       "segment is archived; {}",
                                       target.value, kSwitchHint));
-        if (target.time >= newest->stored_time)
+        /* Object stores give whole seconds (S3's Last-Modified): the segment may have been
+         * stored up to a second later than it says, so only a target past that is surely out of
+         * reach. */
+        if (target.time >= std::floor(newest->stored_time) + 1)
             return Refuse(fmt::format(
                 "recovery target time {} is beyond the archived WAL: the newest archived segment, "
                 "{}, was stored at {} UTC, so recovery would end before reaching the target; {}",

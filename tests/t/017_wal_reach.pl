@@ -30,6 +30,10 @@ PgArkTest::wait_for_archived($node, PgArkTest::switch_wal($node));
 my @segments = grep { PgArkTest::is_segment_name($_) } $ark->archived_wal_names;
 my $newest = $segments[-1];
 note "newest archived segment: $newest";
+# Stored times may count in whole seconds (S3): the target must be a second past the storing.
+my $archived_at = sql('SELECT now()');
+PgArkTest::poll_until(sub { sql("SELECT now() > '$archived_at'::timestamptz + interval '1.1 s'") eq 't' },
+	'a second past the archiving');
 
 # Written but not archived: the source's current segment.
 sql("INSERT INTO reach VALUES (2, 'not archived yet')");

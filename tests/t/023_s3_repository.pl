@@ -4,6 +4,7 @@
 #     `pg_ark verify` clean, a restore of the chain compared with the source (pg_dumpall), and a
 #     point-in-time restore to a noted time, with WAL fetched back by archive-get from S3.
 #     Nothing of the repository is on the local disk: only the backup lock, in lock-path.
+#     With PG_ARK_TEST_CIPHER_PASS set (t/025), the repository is also encrypted.
 use strict;
 use warnings;
 
@@ -13,7 +14,11 @@ use Test::More;
 use PgArkTest;
 
 my $s3 = PgArkTest::start_s3_server();
-my ($node, $ark) = PgArkTest::start_archiving_node('source', global => $s3->{global},
+# t/025 runs this same flow with encryption on.
+my %cipher = $ENV{PG_ARK_TEST_CIPHER_PASS}
+  ? ('repo-cipher-type' => 'aes-256-gcm', 'repo-cipher-pass' => $ENV{PG_ARK_TEST_CIPHER_PASS})
+  : ();
+my ($node, $ark) = PgArkTest::start_archiving_node('source', global => { %{ $s3->{global} }, %cipher },
 	conf => "shared_preload_libraries = 'pg_ark'\n");
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 ok(!-e $ark->repo, 'no local repository directory: everything goes to the bucket');
@@ -89,5 +94,19 @@ $pitr->stop;
 $pitr->clean_node;
 
 $node->stop;
+if (%cipher)
+{
+	# The bucket really is encrypted: another passphrase opens nothing.
+	my $wrong = $ark->dir . '/wrong-pass.conf';
+	my $text = slurp_file($ark->config_file) =~ s/^repo-cipher-pass = .*$/repo-cipher-pass = not the passphrase/mr;
+	open(my $fh, '>', $wrong) or die "$wrong: $!";
+	print $fh $text;
+	close $fh;
+	chmod 0600, $wrong;
+	($rc, $out, $err) = $ark->run_cli('list', '--config', $wrong, '--cluster', $ark->cluster);
+	isnt($rc, 0, 'encrypted: another passphrase cannot list the bucket');
+	like($err, qr/wrong passphrase/, 'saying so');
+	unlike($err, qr/not the passphrase|\Q$ENV{PG_ARK_TEST_CIPHER_PASS}\E/, 'without printing a passphrase');
+}
 $ark->stop;
 done_testing();

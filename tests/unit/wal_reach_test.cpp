@@ -92,6 +92,13 @@ TEST(WalReachTest, TimeBeforeTheNewestStoredSegmentIsReachable) {
     EXPECT_TRUE(CheckTargetReach(Time("2026-12-01 14:30:00+00"), archive, k16M, 1, kNow).ok());
 }
 
+TEST(WalReachTest, StoredTimesInWholeSecondsCountUpToTheNextSecond) {
+    /* S3 reports Last-Modified in whole seconds: stored "at 14:30:00" may be 14:30:00.9. */
+    std::vector<ArchivedWal> whole = {{"000000010000000000000003", kTarget}};
+    EXPECT_TRUE(CheckTargetReach(Time("2026-12-01 14:30:00.44+00"), whole, k16M, 1, kNow).ok());
+    EXPECT_FALSE(CheckTargetReach(Time("2026-12-01 14:30:01+00"), whole, k16M, 1, kNow).ok());
+}
+
 TEST(WalReachTest, TimeAtOrAfterTheNewestStoredSegmentIsRefused) {
     Status refused = CheckTargetReach(Time("2026-12-01 14:30:00+00"), Archive(), k16M, 1, kNow);
     ASSERT_FALSE(refused.ok());
@@ -101,9 +108,9 @@ TEST(WalReachTest, TimeAtOrAfterTheNewestStoredSegmentIsRefused) {
               "archived segment, 000000020000000000000006, was stored at 2026-12-01 14:28:20 UTC, "
               "so recovery would end before reaching the target; WAL not archived yet can be "
               "pushed with SELECT pg_switch_wal() on the primary");
-    std::vector<ArchivedWal> exact = {{"000000010000000000000003", kTarget}};
-    EXPECT_FALSE(CheckTargetReach(Time("2026-12-01 14:30:00+00"), exact, k16M, 1, kNow).ok())
-        << "at the stored time: every record is older";
+    std::vector<ArchivedWal> second_before = {{"000000010000000000000003", kTarget - 1}};
+    EXPECT_FALSE(CheckTargetReach(Time("2026-12-01 14:30:00+00"), second_before, k16M, 1, kNow).ok())
+        << "a whole second after the stored second: every record is older";
     Status empty = CheckTargetReach(Time("2026-12-01 14:30:00+00"), {}, k16M, 1, kNow);
     ASSERT_FALSE(empty.ok());
     EXPECT_NE(empty.message().find("no WAL segment is archived"), std::string::npos);
