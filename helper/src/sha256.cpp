@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 
+#include "hex.h"
+
 namespace pg_ark {
 
 struct Sha256::Context {
@@ -41,15 +43,6 @@ Sha256Digest Sha256Of(const void *data, size_t size) {
     return hash.Finish();
 }
 
-std::string ToHex(const Sha256Digest &digest) {
-    static const char kDigits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(digest.size() * 2);
-    for (uint8_t byte : digest) {
-        hex.push_back(kDigits[byte >> 4]);
-        hex.push_back(kDigits[byte & 0xf]);
-    }
-    return hex;
-}
+std::string ToHex(const Sha256Digest &digest) { return HexOf(digest.data(), digest.size()); }
 
 }  // namespace pg_ark

@@ -9,6 +9,8 @@
 
 #include <cstdlib>
 
+#include "hex.h"
+
 namespace pg_ark {
 
 struct Xxh128::State {
@@ -42,15 +44,6 @@ Xxh128Digest Xxh128Of(const void *data, size_t size) {
     return hash.Finish();
 }
 
-std::string ToHex(const Xxh128Digest &digest) {
-    static const char kDigits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(digest.size() * 2);
-    for (uint8_t byte : digest) {
-        hex.push_back(kDigits[byte >> 4]);
-        hex.push_back(kDigits[byte & 0xf]);
-    }
-    return hex;
-}
+std::string ToHex(const Xxh128Digest &digest) { return HexOf(digest.data(), digest.size()); }
 
 }  // namespace pg_ark
