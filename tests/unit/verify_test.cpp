@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backup_builder.h"
 #include "catalog.h"
 #include "command_service.h"
 #include "stored_object.h"
@@ -22,146 +23,44 @@
 namespace pg_ark {
 namespace {
 
+using test_backup::BackupBuilder;
+using test_backup::kCluster;
+using test_backup::kPartSize;
+using test_backup::kSysid;
 using pg_ark_test::MakeFakeSegment;
 using pg_ark_test::RandomBytes;
 using pg_ark_test::ReadFileBytes;
 using pg_ark_test::TempDir;
 using pg_ark_test::WriteFileBytes;
 
-constexpr uint64_t kSysid = 7301234567890123456ull;
-constexpr const char *kCluster = "main";
 constexpr uint64_t kSegment = 1u << 20; /* 1 MiB segments keep the tests fast */
-constexpr uint64_t kPartSize = 100000;
 
 std::string Segment(uint32_t timeline, uint64_t segno) {
     return fmt::format("{:08X}{:08X}{:08X}", timeline, segno / 4096, segno % 4096);
 }
 
-/* A backup written the way the backup engine writes one. */
-class Backup {
+/* A backup of WAL segments start_segno to stop_segno (of kSegment bytes), as the engine writes one. */
+class Backup : public BackupBuilder {
   public:
     Backup(Repository *repository, int64_t start_time, uint64_t start_segno, uint64_t stop_segno,
            BackupType type = BackupType::full, const std::string &parent = "")
-        : repository_(repository) {
-        BackupMetadata &m = manifest_.backup;
-        m.id = MakeBackupId(start_time, type);
-        m.type = type;
-        m.parent = parent;
-        m.label = "test";
-        m.cluster = kCluster;
-        m.system_identifier = kSysid;
-        m.pg_version = "15";
-        m.start_lsn = start_segno * kSegment + 0x28;
-        m.stop_lsn = stop_segno * kSegment + 0x100;
-        m.timeline = 1;
-        m.stop_timeline = 1;
-        m.start_time = start_time;
-        m.stop_time = start_time + 5;
-        m.wal_start = Segment(1, start_segno);
-        m.wal_stop = Segment(1, stop_segno);
-        m.data_checksums = true;
-        m.compression = Compression{};
-        m.part_size = kPartSize;
-        m.helper_version = PG_ARK_VERSION;
-    }
-
-    const std::string &id() const { return manifest_.backup.id; }
-
-    void File(const std::string &path, const std::string &content) {
-        BackupEntry entry;
-        entry.path = path;
-        entry.kind = EntryKind::file;
-        entry.mode = 0600;
-        entry.mtime = 1700000123;
-        entry.size = content.size();
-        for (uint64_t offset = 0; offset < content.size(); offset += kPartSize)
-            entry.parts.push_back(
-                StorePart(content.substr(offset, std::min<uint64_t>(kPartSize, content.size() - offset)),
-                          offset));
-        manifest_.entries.push_back(entry);
+        : BackupBuilder(repository, start_time, kSysid, type, parent) {
+        SetWalRange(start_segno, stop_segno, kSegment);
     }
 
     /* An incremental's file stored as its first block only (the rest from the parent). */
     void FirstBlockOnly(const std::string &path, const std::string &content) {
-        BackupEntry entry;
-        entry.path = path;
-        entry.kind = EntryKind::file;
-        entry.mode = 0600;
-        entry.mtime = 1700000123;
-        entry.size = content.size();
-        entry.stored_as_blocks = true;
-        entry.blocks = {BlockRun{0, 1}};
-        entry.parts.push_back(StorePart(content.substr(0, 8192), 0));
-        manifest_.entries.push_back(entry);
-    }
-
-    void Directory(const std::string &path) {
-        BackupEntry entry;
-        entry.path = path;
-        entry.kind = EntryKind::directory;
-        entry.mode = 0700;
-        entry.mtime = 1700000000;
-        manifest_.entries.push_back(entry);
-    }
-
-    BackupPart StorePart(const std::string &data, uint64_t offset) {
-        BackupPart part;
-        part.object = next_object_++;
-        part.offset = offset;
-        part.size = data.size();
-        auto directory = Catalog::BackupDirectory(kCluster, id());
-        auto path = directory->Join(PartObjectName(part.object));
-        auto stream = repository_->storage().OpenWrite(*path, WriteMode::create_new);
-        EXPECT_TRUE(stream.ok()) << stream.status().message();
-        ObjectEncoder encoder(manifest_.backup.compression, stream->get());
-        EXPECT_TRUE(encoder.Update(data.data(), data.size()).ok());
-        EXPECT_TRUE(encoder.Finish().ok());
-        EXPECT_TRUE((*stream)->Close().ok());
-        part.stored_size = encoder.summary().stored_size;
-        part.sha256 = encoder.summary().original_sha256;
-        part.stored_sha256 = encoder.summary().stored_sha256;
-        part.xxh128 = encoder.summary().original_xxh128;
-        part.has_xxh128 = encoder.summary().has_original_xxh128;
-        return part;
-    }
-
-    /* Applied by Commit to the manifest as built. */
-    std::function<void(Manifest *)> edit_manifest;
-
-    void Commit() {
-        std::sort(manifest_.entries.begin(), manifest_.entries.end(),
-                  [](const BackupEntry &a, const BackupEntry &b) { return a.path < b.path; });
-        if (edit_manifest) edit_manifest(&manifest_);
-        CountTotals(&manifest_);
-        Catalog catalog(repository_, kCluster);
-        ASSERT_TRUE(catalog.WriteBackupInfo(manifest_.backup).ok());
-        Status written = catalog.WriteManifest(manifest_);
-        ASSERT_TRUE(written.ok()) << written.message();
-    }
-
-    /* The stored object of part `part` of `file`, relative to the repository. */
-    std::string ObjectPath(const std::string &file, size_t part) const {
-        for (const BackupEntry &entry : manifest_.entries)
-            if (entry.path == file)
-                return Catalog::BackupDirectory(kCluster, id())->str() + "/" +
-                       PartObjectName(entry.parts.at(part).object);
-        ADD_FAILURE() << "no file " << file;
-        return "";
+        BlocksFile(path, content, {BlockRun{0, 1}});
     }
 
     /* The row's object for that part. */
     std::string PartObject(const std::string &file, size_t part) const {
-        for (const BackupEntry &entry : manifest_.entries)
+        for (const BackupEntry &entry : manifest().entries)
             if (entry.path == file)
                 return fmt::format("backup {}: {} part {} ({})", id(), file, part,
                                    PartObjectName(entry.parts.at(part).object));
         return "";
     }
-
-  private:
-    Repository *repository_;
-    Manifest manifest_;
-    uint64_t next_object_ = 1;
 };
 
 class VerifyTest : public ::testing::Test {
