@@ -232,7 +232,7 @@ wait_no_ready() {
 # ---------------------------------------------------------------------------------------------
 
 # write_pg_ark_conf FILE REPO SOCKET CLUSTER PGDATA [GLOBAL-LINE...]: helper configuration with
-# zstd level 1; extra lines ("key = value") go to [global].
+# zstd level 1, mode 0600; extra lines ("key = value") go to [global].
 write_pg_ark_conf() {
     local file=$1 repo=$2 sock=$3 cluster=$4 pgdata=$5 line
     shift 5
@@ -249,6 +249,7 @@ write_pg_ark_conf() {
         echo "pgdata = $pgdata"
     } >"$file"
     chown postgres: "$file"
+    chmod 0600 "$file" # it may hold secrets (repo-cipher-pass, repo-s3-key-secret)
 }
 
 # start_helper CONF LOGFILE SOCKET: starts `pg_ark server` as postgres (setpriv execs, so

@@ -284,8 +284,16 @@ Status Parser::SetS3(int line, const std::string &key, const std::string &value)
         std::string rest = value;
         for (const char *scheme : {"https://", "http://"})
             if (rest.rfind(scheme, 0) == 0) rest = rest.substr(strlen(scheme));
-        if (rest.empty() || rest.find_first_of("/?# ") != std::string::npos)
-            return BadValue(line, key, value, "\"host[:port]\", optionally after https:// or http://");
+        const char *expected = "\"host[:port]\" (port 1 to 65535), optionally after https:// or http://";
+        if (rest.empty() || rest.find_first_of("/?# ") != std::string::npos) return BadValue(line, key, value, expected);
+        size_t colon = rest.rfind(':');
+        if (colon != std::string::npos && rest.back() != ']') {
+            std::string port = rest.substr(colon + 1);
+            if (colon == 0 || port.empty() || port.size() > 5 ||
+                port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+                std::stoi(port) > 65535)
+                return BadValue(line, key, value, expected);
+        }
         s3.endpoint = value;
         return Status::Ok();
     }

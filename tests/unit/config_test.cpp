@@ -531,6 +531,12 @@ TEST(ConfigS3Test, Errors) {
                 {"repo-s3-bucket"});
     ExpectError("[global]\nrepo-s3-uri-style = vhost\n", 2, {"repo-s3-uri-style"});
     ExpectError("[global]\nrepo-s3-endpoint = https://h/path\n", 2, {"repo-s3-endpoint"});
+    /* A port left empty (an unset variable in a generated file) or out of range is refused. */
+    for (const char *endpoint : {"https://localhost:", "h:0", "h:65536", "h:9x", ":9000", "http://[::1]:"})
+        ExpectError(fmt::format("[global]\nrepo-s3-endpoint = {}\n", endpoint), 2, {"repo-s3-endpoint"});
+    for (const char *endpoint : {"h:1", "https://h:65535", "http://[::1]:9000", "[::1]"})
+        EXPECT_TRUE(ParseConfig(fmt::format("[global]\nrepo-path = /r\nrepo-s3-endpoint = {}\n", endpoint), kFile).ok())
+            << endpoint;
     ExpectError("[global]\nrepo-type = s3\nrepo-s3-endpoint = h\nrepo-s3-bucket = bkt\n"
                 "repo-s3-region = r\nrepo-s3-key = AK\n",
                 0, {"repo-s3-key-secret"});
