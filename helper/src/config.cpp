@@ -320,6 +320,17 @@ Status Parser::SetS3(int line, const std::string &key, const std::string &value)
         s3.prefix = prefix;
         return Status::Ok();
     }
+    if (key == "repo-s3-part-size") {
+        /* S3 wants every part but the last to be at least 5 MiB, and at most 5 GiB. */
+        int mib = 0;
+        size_t digits = value.find_first_not_of("0123456789");
+        std::string unit = digits == std::string::npos ? "" : value.substr(digits);
+        if (digits > 0 && digits <= 5 && (unit == "MiB" || unit == "GiB"))
+            mib = std::stoi(value.substr(0, digits)) * (unit == "GiB" ? 1024 : 1);
+        if (mib < 5 || mib > 5 * 1024) return BadValue(line, key, value, "a size from 5MiB to 5GiB, like 16MiB");
+        s3.part_size = static_cast<size_t>(mib) << 20;
+        return Status::Ok();
+    }
     if (key == "repo-s3-verify-tls") return yes_no(&s3.verify_tls);
     if (key == "repo-s3-ca-file") return ParseAbsolutePath(line, key, value, &s3.ca_file);
     if (key == "repo-s3-key") return nonempty(&s3.key);

@@ -122,6 +122,7 @@ struct S3Config {
     std::string region;
     bool host_style = true; /* repo-s3-uri-style = host (bucket.endpoint) | path (endpoint/bucket) */
     std::string prefix;     /* key prefix, like repo-path: "" or "a/b" (no leading or trailing /) */
+    size_t part_size = 16u << 20; /* multipart above this */
     bool verify_tls = true;
     std::string ca_file;
     std::string key;

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
@@ -69,7 +70,17 @@ size_t WriteBody(char *data, size_t size, size_t count, void *user) {
         transfer->sink_status = (*transfer->sink)(data, n);
         return transfer->sink_status.ok() ? n : 0;
     }
-    transfer->response->body.append(data, n);
+    std::string &body = transfer->response->body;
+    if (body.empty()) {
+        /* One allocation of the announced size: growing a 16 MiB body by doubling copies it
+         * and faults in fresh pages over and over (measured: an eighth of a restore's time). */
+        auto length = transfer->response->headers.find("content-length");
+        if (length != transfer->response->headers.end()) {
+            unsigned long long announced = strtoull(length->second.c_str(), nullptr, 10);
+            if (announced > n && announced <= (1ull << 30)) body.reserve(static_cast<size_t>(announced));
+        }
+    }
+    body.append(data, n);
     return n;
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -75,16 +76,28 @@ ErrorKind KindOfStatus(long status) {
 
 class S3Storage;
 
-/* Reads one object in ranged chunks. */
+/*
+ * Reads one object in ranged chunks, the next one fetched in the background while the caller
+ * consumes the current one (so decoding overlaps the transfer, as streaming would, while a retry
+ * still repeats one range only).
+ */
 class S3ReadStream : public ReadStream {
   public:
     S3ReadStream(S3Storage *storage, std::string key) : storage_(storage), key_(std::move(key)) {}
+    ~S3ReadStream() override {
+        if (ahead_.valid()) ahead_.wait(); /* it uses this stream */
+    }
     /* The first chunk: not_found surfaces here, at OpenRead. */
     Status Begin();
     Result<size_t> Read(void *buffer, size_t size) override;
 
   private:
-    Status Fetch();
+    /* One ranged GET from offset (with If-Match once the ETag is known). */
+    Result<HttpResponse> Get(uint64_t offset) const;
+    /* Checks the answer to the GET at fetched_ and makes it the current chunk. */
+    Status Take(Result<HttpResponse> response);
+    /* Starts the GET of the next range, if any, in the background. */
+    void Ahead();
     S3Storage *storage_;
     std::string key_;
     std::string etag_;
@@ -92,6 +105,7 @@ class S3ReadStream : public ReadStream {
     uint64_t fetched_ = 0;   /* bytes of the object fetched so far */
     std::string chunk_;
     size_t position_ = 0;    /* in chunk_ */
+    std::future<Result<HttpResponse>> ahead_; /* the GET of the range at fetched_ */
 };
 
 class S3WriteStream : public WriteStream {
@@ -354,16 +368,28 @@ class S3Storage : public Storage {
     std::string host_;
 };
 
-Status S3ReadStream::Begin() { return Fetch(); }
+Status S3ReadStream::Begin() {
+    PG_ARK_RETURN_IF_ERROR(Take(Get(0)));
+    Ahead();
+    return Status::Ok();
+}
 
-Status S3ReadStream::Fetch() {
+Result<HttpResponse> S3ReadStream::Get(uint64_t offset) const {
     uint64_t chunk = storage_->tuning().read_chunk;
     Call call{"read", "GET", key_};
-    call.headers.emplace_back("range", fmt::format("bytes={}-{}", fetched_, fetched_ + chunk - 1));
+    call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + chunk - 1));
     if (!etag_.empty()) call.headers.emplace_back("if-match", etag_);
+    if (etag_.empty()) call.accept = {416}; /* a range of an empty object */
+    return storage_->Perform(call);
+}
+
+void S3ReadStream::Ahead() {
+    if (fetched_ >= total_) return;
+    ahead_ = std::async(std::launch::async, [this, offset = fetched_] { return Get(offset); });
+}
+
+Status S3ReadStream::Take(Result<HttpResponse> response) {
     bool first = fetched_ == 0 && etag_.empty();
-    if (first) call.accept = {416}; /* a range of an empty object */
-    auto response = storage_->Perform(call);
     if (!response.ok()) {
         if (response.status().kind() == ErrorKind::io_error && !first &&
             response.status().message().find("HTTP 412") != std::string::npos)
@@ -400,7 +426,8 @@ Status S3ReadStream::Fetch() {
 Result<size_t> S3ReadStream::Read(void *buffer, size_t size) {
     if (position_ == chunk_.size()) {
         if (fetched_ >= total_) return static_cast<size_t>(0);
-        PG_ARK_RETURN_IF_ERROR(Fetch());
+        PG_ARK_RETURN_IF_ERROR(Take(ahead_.get()));
+        Ahead();
     }
     size_t n = std::min(size, chunk_.size() - position_);
     memcpy(buffer, chunk_.data() + position_, n);
@@ -420,6 +447,9 @@ Status S3WriteStream::Write(const void *data, size_t size) {
     size_t part_size = storage_->tuning().part_size;
     while (size > 0) {
         size_t n = std::min(size, part_size - buffer_.size());
+        /* Past 1 MiB the object is a big one: one part-sized buffer instead of doubling. */
+        if (buffer_.size() + n > buffer_.capacity() && buffer_.size() + n > (1u << 20))
+            buffer_.reserve(part_size);
         buffer_.append(p, n);
         p += n;
         size -= n;

@@ -10,7 +10,11 @@
 namespace pg_ark {
 
 Result<std::unique_ptr<Storage>> OpenRawRepositoryStorage(const Config &config) {
-    if (config.repo_type == RepoType::s3) return MakeS3Storage(config.s3);
+    if (config.repo_type == RepoType::s3) {
+        S3Tuning tuning;
+        tuning.part_size = config.s3.part_size;
+        return MakeS3Storage(config.s3, tuning);
+    }
     return MakePosixStorage(config.repo_path);
 }
 

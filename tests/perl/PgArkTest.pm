@@ -165,26 +165,41 @@ sub start_s3_server
 	  if $bin eq '' || !-x $bin;
 	my $dir = PostgreSQL::Test::Utils::tempdir('s3rver');
 	my $log = "$dir/s3rver.log";
+	# HTTPS, as a real deployment: a self-signed certificate for localhost, given to pg_ark as
+	# its CA file.
+	PostgreSQL::Test::Utils::system_or_bail('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+		'-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+		'-keyout', "$dir/tls.key", '-out', "$dir/tls.crt");
 	my $handle = IPC::Run::start([ $bin, '-d', "$dir/data", '-a', '127.0.0.1', '-p', '0',
-		'--configure-bucket', 'pgark' ], '<', '/dev/null', '>', $log, '2>&1');
+		'--key', "$dir/tls.key", '--cert', "$dir/tls.crt", '--configure-bucket', 'pgark' ],
+		'<', '/dev/null', '>', $log, '2>&1');
 	push @s3_servers, $handle;
 	my $port;
 	poll_until(sub { ($port) = (-e $log ? slurp($log) : '') =~ /listening on 127\.0\.0\.1:(\d+)/; defined $port },
 		's3rver listens');
-	my %s3 = (endpoint => "http://127.0.0.1:$port", bucket => 'pgark');
-	# The keys of docs/s3.md's example, adapted: s3rver's own credentials (it checks every
-	# signature), path-style addressing and plain HTTP on loopback.
-	$s3{global} = {
-		'repo-type' => 's3',
+	my %s3 = (endpoint => "https://localhost:$port", bucket => 'pgark');
+	# The [global] section of docs/s3.md's self-hosted example, with the values of this server:
+	# s3rver's own credentials (it checks every signature) and its certificate as the CA.
+	my %value = (
 		'repo-s3-endpoint' => $s3{endpoint},
 		'repo-s3-bucket' => 'pgark',
-		'repo-s3-region' => 'us-east-1',
-		'repo-s3-uri-style' => 'path',
-		'repo-s3-prefix' => '/pg_ark',
+		'repo-s3-ca-file' => "$dir/tls.crt",
 		'repo-s3-key' => 'S3RVER',
 		'repo-s3-key-secret' => 'S3RVER',
-		'lock-path' => "$dir/lock",
-	};
+		'lock-path' => "$dir/lock");
+	my ($example, $why) = example_block(PostgreSQL::Test::Utils::slurp_file(
+		"$ENV{PG_ARK_SOURCE_DIR}/docs/s3.md"), 'self-hosted.conf');
+	Test::More::BAIL_OUT("docs/s3.md: $why") unless defined $example;
+	my %global;
+	for my $line (split /\n/, $example)
+	{
+		next unless $line =~ /^\s*([a-z0-9-]+)\s*=\s*(.*?)\s*$/;
+		$global{$1} = exists $value{$1} ? $value{$1} : $2;
+	}
+	Test::More::BAIL_OUT("docs/s3.md's self-hosted example lacks $_") for grep { !exists $global{$_} } keys %value;
+	$s3{global} = \%global;
+	$s3{prefix} = $global{'repo-s3-prefix'} =~ s{^/+|/+$}{}gr;
+	$s3{data} = "$dir/data/pgark";    # where s3rver keeps the bucket's objects
 	return \%s3;
 }
 

@@ -499,10 +499,11 @@ TEST(ConfigS3Test, S3RepositoryKeys) {
                               "repo-s3-bucket = my-bucket\nrepo-s3-region = eu-west-1\n"
                               "repo-s3-uri-style = path\nrepo-s3-prefix = /a/b/\nrepo-s3-verify-tls = n\n"
                               "repo-s3-ca-file = /etc/ca.pem\nrepo-s3-key = AK\nrepo-s3-key-secret = SECRET\n"
-                              "lock-path = /run/pg_ark_lock\n",
+                              "lock-path = /run/pg_ark_lock\nrepo-s3-part-size = 1GiB\n",
                               kFile);
     ASSERT_TRUE(config.ok()) << config.status().message();
     EXPECT_EQ(config->repo_type, RepoType::s3);
+    EXPECT_EQ(config->s3.part_size, size_t{1} << 30);
     EXPECT_EQ(config->s3.endpoint, "http://127.0.0.1:9000");
     EXPECT_EQ(config->s3.bucket, "my-bucket");
     EXPECT_EQ(config->s3.region, "eu-west-1");
@@ -521,6 +522,7 @@ TEST(ConfigS3Test, PosixKeepsItsLocksInTheRepository) {
     ASSERT_TRUE(config.ok());
     EXPECT_EQ(config->repo_type, RepoType::posix);
     EXPECT_EQ(config->LockDirectory(), "/var/lib/pg_ark");
+    EXPECT_EQ(config->s3.part_size, size_t{16} << 20);
 }
 
 TEST(ConfigS3Test, Errors) {
@@ -531,6 +533,8 @@ TEST(ConfigS3Test, Errors) {
                 {"repo-s3-bucket"});
     ExpectError("[global]\nrepo-s3-uri-style = vhost\n", 2, {"repo-s3-uri-style"});
     ExpectError("[global]\nrepo-s3-endpoint = https://h/path\n", 2, {"repo-s3-endpoint"});
+    for (const char *size : {"4MiB", "5GiB1", "6GiB", "16", "16mb", "MiB", "123456MiB"})
+        ExpectError(fmt::format("[global]\nrepo-s3-part-size = {}\n", size), 2, {"repo-s3-part-size"});
     /* A port left empty (an unset variable in a generated file) or out of range is refused. */
     for (const char *endpoint : {"https://localhost:", "h:0", "h:65536", "h:9x", ":9000", "http://[::1]:"})
         ExpectError(fmt::format("[global]\nrepo-s3-endpoint = {}\n", endpoint), 2, {"repo-s3-endpoint"});

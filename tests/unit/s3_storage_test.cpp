@@ -85,8 +85,8 @@ class S3StorageTest : public ::testing::Test {
         proxy_script_ = proxy;
         std::string log = dir_.Sub("s3rver.log");
         server_ = std::make_unique<Child>(fmt::format(
-            "exec '{}' -d '{}' -a 127.0.0.1 -p 0 --configure-bucket pgark > '{}' 2>&1", s3rver,
-            dir_.Sub("data"), log));
+            "exec '{}' -d '{}' -a 127.0.0.1 -p 0 --configure-bucket pgark {} > '{}' 2>&1", s3rver,
+            dir_.Sub("data"), server_args_, log));
         port_ = WaitFor(log, [](const std::string &text) {
             size_t at = text.find("listening on 127.0.0.1:");
             if (at == std::string::npos) return std::string();
@@ -99,17 +99,7 @@ class S3StorageTest : public ::testing::Test {
 
     /* Storage straight to s3rver, or through a fault proxy with these rules. */
     std::unique_ptr<Storage> Open(const std::vector<std::string> &rules = {}, bool proxied = false) {
-        std::string port = port_;
-        if (proxied || !rules.empty()) {
-            std::string port_file = dir_.Sub(fmt::format("proxy{}.port", proxies_.size()));
-            proxy_log_ = dir_.Sub(fmt::format("proxy{}.log", proxies_.size()));
-            std::string command = fmt::format("exec python3 '{}' --upstream 127.0.0.1:{} --port-file '{}'",
-                                              proxy_script_, port_, port_file);
-            for (const std::string &rule : rules) command += " --rule '" + rule + "'";
-            proxies_.push_back(std::make_unique<Child>(command + " 2> '" + proxy_log_ + "'"));
-            port = WaitFor(port_file, [](const std::string &text) { return text; });
-            EXPECT_FALSE(port.empty());
-        }
+        std::string port = proxied || !rules.empty() ? StartProxy(rules) : port_;
         S3Config config;
         config.endpoint = "http://127.0.0.1:" + port;
         config.bucket = "pgark";
@@ -118,6 +108,23 @@ class S3StorageTest : public ::testing::Test {
         config.prefix = "repo";
         config.key = "S3RVER"; /* s3rver's own credentials; it checks the signatures */
         config.key_secret = "S3RVER";
+        return OpenWith(config);
+    }
+
+    /* A fault proxy in front of the server, logging every request to proxy_log_; its port. */
+    std::string StartProxy(const std::vector<std::string> &rules) {
+        std::string port_file = dir_.Sub(fmt::format("proxy{}.port", proxies_.size()));
+        proxy_log_ = dir_.Sub(fmt::format("proxy{}.log", proxies_.size()));
+        std::string command = fmt::format("exec python3 '{}' --upstream 127.0.0.1:{} --port-file '{}'",
+                                          proxy_script_, port_, port_file);
+        for (const std::string &rule : rules) command += " --rule '" + rule + "'";
+        proxies_.push_back(std::make_unique<Child>(command + " 2> '" + proxy_log_ + "'"));
+        std::string port = WaitFor(port_file, [](const std::string &text) { return text; });
+        EXPECT_FALSE(port.empty());
+        return port;
+    }
+
+    static std::unique_ptr<Storage> OpenWith(const S3Config &config) {
         S3Tuning tuning;
         tuning.part_size = 64 * 1024; /* s3rver does not insist on 5 MiB parts */
         tuning.read_chunk = 100 * 1000;
@@ -139,6 +146,7 @@ class S3StorageTest : public ::testing::Test {
     }
 
     TempDir dir_{"pg_ark_s3"};
+    std::string server_args_; /* more options for s3rver */
     std::unique_ptr<Child> server_;
     std::vector<std::unique_ptr<Child>> proxies_;
     std::string port_;
@@ -252,6 +260,117 @@ TEST_F(S3StorageTest, AStreamDroppedWithoutCloseLeavesNothing) {
     }
     EXPECT_FALSE(storage->Info(Path("c/backup/half.ark"))->exists);
     EXPECT_EQ(Count(ReadFile(proxy_log_), "DELETE /pgark/repo/c/backup/half.ark?uploadId="), 1);
+}
+
+/*
+ * The same server over HTTPS, with a self-signed certificate for localhost.
+ */
+class S3TlsTest : public S3StorageTest {
+  protected:
+    void SetUp() override {
+        std::string key = dir_.Sub("tls.key");
+        ca_file_ = dir_.Sub("tls.crt");
+        std::string command = fmt::format(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+            "-addext subjectAltName=DNS:localhost -keyout '{}' -out '{}' > '{}' 2>&1",
+            key, ca_file_, dir_.Sub("openssl.log"));
+        ASSERT_EQ(system(command.c_str()), 0) << ReadFile(dir_.Sub("openssl.log"));
+        server_args_ = fmt::format("--key '{}' --cert '{}'", key, ca_file_);
+        S3StorageTest::SetUp();
+    }
+
+    S3Config Https(const std::string &host) const {
+        S3Config config;
+        config.endpoint = fmt::format("https://{}:{}", host, port_);
+        config.bucket = "pgark";
+        config.region = "us-east-1";
+        config.host_style = false;
+        config.prefix = "repo";
+        config.key = "S3RVER";
+        config.key_secret = "S3RVER";
+        config.ca_file = ca_file_;
+        return config;
+    }
+
+    /* A round trip, multipart included; the object lands in the bucket pgark. */
+    void ExpectRoundTrip(Storage &storage, const std::string &name) {
+        std::string data = Data(64 * 1024 * 2 + 7);
+        Status written = WriteAll(storage, Path("c/" + name), data, WriteMode::create_new);
+        ASSERT_TRUE(written.ok()) << written.message();
+        auto read = ReadAll(storage, Path("c/" + name));
+        ASSERT_TRUE(read.ok()) << read.status().message();
+        EXPECT_TRUE(*read == data);
+        auto names = storage.List(Path("c"));
+        ASSERT_TRUE(names.ok()) << names.status().message();
+        EXPECT_EQ(*names, std::vector<std::string>{name});
+        /* s3rver keeps each object's body as <directory>/<bucket>/<key>._S3rver_object */
+        EXPECT_EQ(access(dir_.Sub("data/pgark/repo/c/" + name + "._S3rver_object").c_str(), F_OK), 0);
+    }
+
+    std::string ca_file_;
+};
+
+TEST_F(S3TlsTest, VerifiesTheServerWithTheCaFile) {
+    auto storage = OpenWith(Https("localhost"));
+    ExpectRoundTrip(*storage, "verified.ark");
+}
+
+TEST_F(S3TlsTest, RefusesACertificateItCannotVerify) {
+    S3Config config = Https("localhost");
+    config.ca_file.clear(); /* the system's CAs do not know the test's certificate */
+    auto storage = OpenWith(config);
+    Status written = WriteAll(*storage, Path("c/refused.ark"), "x", WriteMode::create_new);
+    ASSERT_FALSE(written.ok());
+    EXPECT_NE(written.message().find("s3://pgark/repo/c/refused.ark"), std::string::npos) << written.message();
+    EXPECT_NE(written.message().find("certificate"), std::string::npos) << written.message();
+    EXPECT_EQ(written.message().find("attempts"), std::string::npos) << "not retried: " << written.message();
+    EXPECT_NE(access(dir_.Sub("data/pgark/repo/c/refused.ark._S3rver_object").c_str(), F_OK), 0);
+
+    /* A certificate for another name is refused too, even from a known CA. */
+    S3Config other = Https("127.0.0.1");
+    Status by_ip = WriteAll(*OpenWith(other), Path("c/refused.ark"), "x", WriteMode::create_new);
+    EXPECT_FALSE(by_ip.ok());
+}
+
+TEST_F(S3TlsTest, VerificationOffTrustsAnyCertificate) {
+    S3Config config = Https("localhost");
+    config.ca_file.clear();
+    config.verify_tls = false;
+    auto storage = OpenWith(config);
+    ExpectRoundTrip(*storage, "unverified.ark");
+}
+
+/* s3rver takes host-style requests for <bucket>.s3.localhost (curl resolves any *.localhost name
+ * to loopback, without DNS); the proxy's log shows the paths carry no bucket. */
+class S3HostStyleTest : public S3StorageTest {
+  protected:
+    void SetUp() override {
+        server_args_ = "--service-endpoint localhost";
+        S3StorageTest::SetUp();
+    }
+};
+
+TEST_F(S3HostStyleTest, BucketInTheHostName) {
+    S3Config config;
+    config.endpoint = "http://s3.localhost:" + StartProxy({}); /* pgark.s3.localhost:PORT */
+    config.bucket = "pgark";
+    config.region = "us-east-1";
+    config.host_style = true;
+    config.prefix = "repo";
+    config.key = "S3RVER";
+    config.key_secret = "S3RVER";
+    auto storage = OpenWith(config);
+    std::string data = Data(64 * 1024 * 2 + 7); /* multipart too */
+    ASSERT_TRUE(WriteAll(*storage, Path("c/hosted.ark"), data, WriteMode::create_new).ok());
+    auto read = ReadAll(*storage, Path("c/hosted.ark"));
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    EXPECT_TRUE(*read == data);
+    EXPECT_EQ(*storage->List(Path("c")), std::vector<std::string>{"hosted.ark"});
+    EXPECT_EQ(access(dir_.Sub("data/pgark/repo/c/hosted.ark._S3rver_object").c_str(), F_OK), 0);
+    std::string log = ReadFile(proxy_log_);
+    EXPECT_GT(Count(log, "PUT /repo/c/hosted.ark?partNumber="), 0) << log;
+    EXPECT_GT(Count(log, "GET /repo/c/hosted.ark"), 0) << log;
+    EXPECT_EQ(Count(log, "/pgark/"), 0) << log;
 }
 
 TEST_F(S3StorageTest, MissingCredentialsAreAClearError) {
