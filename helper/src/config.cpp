@@ -258,6 +258,8 @@ Status Parser::SetGlobal(int line, const std::string &key, const std::string &va
     }
     if (key == "archive-ahead-workers")
         return ParseInteger(line, key, value, 0, 32, &config_.archive_ahead_workers);
+    if (key == "archive-get-ahead")
+        return ParseInteger(line, key, value, 0, 64, &config_.archive_get_ahead);
     if (key == "process-max")
         return ParseInteger(line, key, value, 1, kMaxProcessMax, &config_.process_max);
     if (key == "archive-timeout")

@@ -144,6 +144,7 @@ struct Config {
     Compression compression;
     std::vector<uid_t> allowed_uids;
     int archive_ahead_workers = DefaultArchiveAheadWorkers();
+    int archive_get_ahead = 8; /* segments archive-get fetches ahead (wal_fetch_ahead.h) */
     int process_max = kDefaultProcessMax;
     int archive_timeout_seconds = 60;
     Retention retention;                 /* defaults of the clusters' own */

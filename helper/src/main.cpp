@@ -32,6 +32,7 @@
 #include "repository_encryption.h"
 #include "server.h"
 #include "storage_factory.h"
+#include "wal_fetch_ahead.h"
 #include "wal_store.h"
 
 namespace pg_ark {
@@ -111,6 +112,13 @@ int RunInit(const std::string &config_path, const std::string &cluster_name) {
  */
 int RunArchiveGet(const std::string &config_path, const std::string &cluster_name,
                   const std::string &wal_name, const std::string &destination) {
+    /* Fetched ahead by an earlier call: no need to open the configuration or the repository. */
+    auto taken = TakeFetchedAhead(wal_name, destination);
+    if (taken.ok() && *taken) {
+        Log(LogLevel::debug, "restored \"{}\" to \"{}\" (fetched ahead)", wal_name, destination);
+        return 0;
+    }
+    if (!taken.ok()) Log(LogLevel::warn, "{}; fetching it from the repository", taken.status().message());
     auto config = LoadAndApply(config_path);
     if (!config.ok()) {
         std::cerr << "pg_ark: " << config.status().message() << std::endl;
@@ -137,6 +145,11 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
                 "segment of that name is archived)", wal_name, served);
         else
             Log(LogLevel::debug, "restored \"{}\" to \"{}\"", wal_name, destination);
+        if (served == wal_name && config->archive_get_ahead > 0) {
+            int spooled = FetchAhead(store, cluster_name, wal_name, destination,
+                                     config->archive_get_ahead, (*cluster)->process_max);
+            Log(LogLevel::debug, "fetched {} WAL files ahead of \"{}\"", spooled, wal_name);
+        }
         return 0;
     }
     if (status.kind() == ErrorKind::not_found) {

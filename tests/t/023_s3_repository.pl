@@ -93,6 +93,13 @@ PgArkTest::poll_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_i
 	'recovery replays the archive from S3 and promotes');
 ok(PgArkTest::dumpall($restored) eq $at_end, 'pg_dumpall of the restored cluster matches the source');
 is($restored->safe_psql('postgres', 'SELECT md5(b) FROM noise'), $noise, 'the multipart object restored whole');
+my $spool = $restored->data_dir . '/pg_wal/pg_ark_ahead';
+ok(-d $spool, 'archive-get fetched WAL ahead during recovery (pg_wal/pg_ark_ahead)');
+# Once the promoted server archives through pg_ark, the spool goes.
+$restored->append_conf('postgresql.conf', "archive_mode = on\narchive_library = 'pg_ark'\npg_ark.cluster = ''\n");
+$restored->restart;
+PgArkTest::poll_until(sub { !-e $spool }, 'the archive module removes the read-ahead spool');
+like(slurp_file($restored->logfile), qr/pg_ark: removed "pg_wal\/pg_ark_ahead"/, 'and says so in the server log');
 $restored->stop;
 $restored->clean_node;
 

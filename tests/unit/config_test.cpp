@@ -110,6 +110,14 @@ TEST(ConfigTest, Defaults) {
     EXPECT_EQ(config.clusters.at("main").compression.level, 1);
     EXPECT_EQ(config.process_max, 2);
     EXPECT_EQ(config.clusters.at("main").process_max, 2);
+    EXPECT_EQ(config.archive_get_ahead, 8);
+}
+
+TEST(ConfigTest, ArchiveGetAhead) {
+    EXPECT_EQ(MustParse("[global]\nrepo-path = /r\narchive-get-ahead = 0\n").archive_get_ahead, 0);
+    EXPECT_EQ(MustParse("[global]\nrepo-path = /r\narchive-get-ahead = 64\n").archive_get_ahead, 64);
+    ExpectError("[global]\nrepo-path = /r\narchive-get-ahead = 65\n", 3, {"archive-get-ahead"});
+    ExpectError("[global]\nrepo-path = /r\narchive-get-ahead = -1\n", 3, {"archive-get-ahead"});
 }
 
 TEST(ConfigTest, HashAfterValueIsPartOfTheValue) {
