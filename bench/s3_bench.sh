@@ -10,6 +10,9 @@
 #     process-max=2), each once without and once with encryption (pg_ark aes-256-gcm,
 #     pgBackRest aes-256-cbc). It prints backup seconds, stored MiB and restore seconds, and
 #     pg_ark's time divided by pgBackRest's in the same configuration.
+#     Then the WAL side of a recovery: WAL_SEGMENTS archived segments fetched back one call at a
+#     time, as PostgreSQL's restore_command does (pg_ark archive-get with archive-get-ahead 8
+#     and 0; pgBackRest archive-get with archive-async=n and =y, its read-ahead).
 #
 # Method: as backup_bench.sh (BENCH-NOTES.md in the project's shared notes): one pgbench source
 # with random fillers; each tool archives its own WAL into its repository (drained before the
@@ -22,8 +25,13 @@
 #
 # Stored MiB: the objects of the backup itself (its manifest included, not the WAL archive).
 #
+# WAL fetch: after each tool's backup, WAL_SEGMENTS segments of WAL are written (logical
+# decoding messages of random text: no table changes, so the kept database stays as generated)
+# and archived by that tool; then, cold cache, a loop calls the tool's archive-get for each
+# segment in turn into pg_wal/RECOVERYXLOG of a scratch directory, as recovery would.
+#
 # Usage: s3_bench.sh [--scale N] [--runs N] [--workdir DIR] [--port N] [--no-cipher] [--keep]
-#                    [--reuse]
+#                    [--reuse] [--wal-segments N]
 #   --scale N      pgbench scale (default 100, about 1.5 GiB; 5 for a quick smoke test)
 #   --runs N       rounds; each figure is the minimum (default 1)
 #   --workdir DIR  parent of the scratch directory (default /var/tmp); needs about 3x the
@@ -32,6 +40,7 @@
 #   --no-cipher    only the configurations without encryption
 #   --keep         keep the generated database in DIR/backup_bench.db-sSCALE for --reuse
 #   --reuse        use the database kept there by --keep (generated if missing; kept again)
+#   --wal-segments N  segments of WAL fetched back (default 32; 0 skips the WAL fetch)
 #
 # Runs as root (drops caches; runs PostgreSQL and the tools as the postgres OS user).
 # Needs: PostgreSQL 15, pgbackrest, openssl and s3rver (scripts/install-deps.sh), pg_ark
@@ -50,14 +59,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 source_bench_options
 CIPHER=1
+WAL_SEGMENTS=32
 START_SECONDS=$SECONDS
 S3RVER=${S3RVER:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.s3rver/node_modules/.bin/s3rver}
 BENCH_FLAGS[--no-cipher]="CIPHER=0"
+BENCH_OPTS[--wal-segments]=WAL_SEGMENTS
 parse_args "$@"
 
 need_count --scale "$SCALE"
 need_count --runs "$RUNS"
 need_port "$PGPORT_BENCH"
+[[ $WAL_SEGMENTS =~ ^[0-9]+$ ]] || die "--wal-segments must be a number, not \"$WAL_SEGMENTS\""
 VERIFY_PORT=$(( PGPORT_BENCH + 1 ))
 need_common
 need_pg_ark
@@ -147,6 +159,54 @@ record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
     note "run $run/$RUNS ${LABEL[$1]}: backup $(fmt_s "$2"), $(( $3 / 1048576 )) MiB stored, restore $(fmt_s "$4")"
 }
 
+declare -A BEST_FETCH
+FETCH_ORDER=()
+record_fetch() { # record_fetch KEY LABEL MICROSECONDS
+    [[ -z ${BEST_FETCH[$1]:-} ]] && FETCH_ORDER+=("$1")
+    LABEL[$1]=$2
+    if [[ -z ${BEST_FETCH[$1]:-} ]] || (( $3 < BEST_FETCH[$1] )); then BEST_FETCH[$1]=$3; fi
+    note "run $run/$RUNS $2: $WAL_SEGMENTS WAL segments fetched in $(fmt_s "$3")"
+}
+
+# write_wal: WAL_SEGMENTS segments of WAL through the current archiving, drained; sets
+# WAL_NAMES. Logical decoding messages of random text change no table.
+write_wal() {
+    local start
+    psql_q -c "SELECT pg_switch_wal()" >/dev/null
+    start=$(psql_q -c "SELECT pg_current_wal_lsn()")
+    psql_q >/dev/null <<EOC
+DO \$\$
+BEGIN
+    WHILE pg_current_wal_lsn() - '$start'::pg_lsn < $WAL_SEGMENTS * 16777216::numeric LOOP
+        PERFORM pg_logical_emit_message(false, 's3_bench',
+            (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 16384)));
+    END LOOP;
+END
+\$\$;
+EOC
+    drain_archive
+    mapfile -t WAL_NAMES < <(psql_q -c "SELECT pg_walfile_name('$start'::pg_lsn + (g * 16777216)::numeric)
+        FROM generate_series(0, $WAL_SEGMENTS - 1) g")
+}
+
+# fetch_wal KEY LABEL CMD...: times CMD NAME pg_wal/RECOVERYXLOG for each of WAL_NAMES in turn,
+# as postgres in a scratch data directory, cold cache.
+fetch_wal() {
+    local key=$1 label=$2 dir=$RUN_DIR/fetch t0 name
+    shift 2
+    rm -rf "$dir"
+    install -d -o postgres -g postgres -m 0700 "$dir" "$dir/pg_wal"
+    drop_caches
+    t0=$(now_us)
+    for name in "${WAL_NAMES[@]}"; do
+        (cd "$dir" && as_pg "$@" "$name" pg_wal/RECOVERYXLOG) >>"$RUN_DIR/$key-$run.fetch.log" 2>&1 ||
+            { tail -n 20 "$RUN_DIR/$key-$run.fetch.log" >&2; die "$label: could not fetch $name"; }
+        [[ $(stat -c %s "$dir/pg_wal/RECOVERYXLOG") == 16777216 ]] || die "$label: $name is not a whole segment"
+    done
+    record_fetch "$key" "$label" $(( $(now_us) - t0 ))
+    rm -rf "$dir"
+}
+
 # run_pg_ark none|aes: one backup and one restore through a fresh bucket.
 run_pg_ark() {
     local cipher=$1 key=ark-$1 helper_log=$RUN_DIR/ark-$1-$run.helper.log id status stored backup_us
@@ -181,6 +241,18 @@ run_pg_ark() {
         --cluster "$CLUSTER" --set "$id" --pgdata "$RESTORE_DIR"
     record "$key" "$backup_us" "$stored" "$ELAPSED_US"
     verify_restore "$key"
+    if (( WAL_SEGMENTS > 0 )); then
+        local suffix=""
+        [[ $cipher == aes ]] && suffix=", encrypted"
+        write_wal
+        fetch_wal "$key-fetch8" "pg_ark archive-get, ahead 8$suffix" \
+            "$PG_ARK" archive-get --config "$ARK_CONF" --cluster "$CLUSTER"
+        sed 's/^\[global\]$/[global]\narchive-get-ahead = 0/' "$ARK_CONF" >"$ARK_CONF.ahead0"
+        chown postgres: "$ARK_CONF.ahead0"
+        chmod 0600 "$ARK_CONF.ahead0"
+        fetch_wal "$key-fetch0" "pg_ark archive-get, ahead 0$suffix" \
+            "$PG_ARK" archive-get --config "$ARK_CONF.ahead0" --cluster "$CLUSTER"
+    fi
     set_archiving none
     stop_helper
     rm -rf "$RESTORE_DIR" "$RUN_DIR/ark-lock"
@@ -222,6 +294,16 @@ run_pgbackrest() {
         --set="$label" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote restore
     record "$key" "$backup_us" "$stored" "$ELAPSED_US"
     verify_restore "$key"
+    if (( WAL_SEGMENTS > 0 )); then
+        local suffix=""
+        [[ $cipher == aes ]] && suffix=", encrypted"
+        write_wal
+        fetch_wal "$key-fetchsync" "pgBackRest archive-get$suffix" \
+            "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" --pg1-path="$RUN_DIR/fetch" archive-get
+        fetch_wal "$key-fetchasync" "pgBackRest archive-get async$suffix" \
+            "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" --pg1-path="$RUN_DIR/fetch" \
+            --archive-async --archive-get-queue-max=128MiB archive-get
+    fi
     set_archiving none
     rm -rf "$RESTORE_DIR" "$RUN_DIR/pgbr"
 }
@@ -270,6 +352,21 @@ for c in "${CIPHERS[@]}"; do
         'BEGIN { printf "%-26s %10.2f %10.2f\n", l, ab / b, ar / r }'
 done
 echo "every restore verified by starting it and comparing pgbench_accounts with the source."
+if (( WAL_SEGMENTS > 0 )); then
+    echo
+    echo "WAL fetch: $WAL_SEGMENTS segments of 16 MiB, one archive-get call each (as recovery does), cold cache, min of $RUNS run(s)"
+    printf '%-40s %10s %12s\n' "tool/config" "seconds" "ms/segment"
+    for k in "${FETCH_ORDER[@]}"; do
+        awk -v l="${LABEL[$k]}" -v t="${BEST_FETCH[$k]}" -v n="$WAL_SEGMENTS" \
+            'BEGIN { printf "%-40s %10.2f %12.1f\n", l, t / 1e6, t / 1e3 / n }'
+    done
+    for c in "${CIPHERS[@]}"; do
+        awk -v l="$([[ $c == none ]] && echo "no encryption" || echo "encrypted")" \
+            -v a="${BEST_FETCH[ark-$c-fetch8]}" -v s="${BEST_FETCH[pgbr-$c-fetchsync]}" \
+            -v y="${BEST_FETCH[pgbr-$c-fetchasync]}" \
+            'BEGIN { printf "pg_ark (ahead 8) / pgBackRest, %s: %.2f of archive-get, %.2f of archive-get async\n", l, a / s, a / y }'
+    done
+fi
 if (( BUSY_RUNS > 0 )); then
     echo "note: $BUSY_RUNS timed step(s) started on a busy machine (see stderr): compare ratios, not times"
 fi

@@ -43,7 +43,12 @@ def make_handler(upstream, rules, lock):
             pass
 
         def note(self, outcome):
-            sys.stderr.write(f"{self.command} {self.path} -> {outcome}\n")
+            # A session token is noted when the request carries it and signs it.
+            token = ""
+            if self.headers.get("X-Amz-Security-Token"):
+                signed = "x-amz-security-token" in self.headers.get("Authorization", "")
+                token = " [session token, signed]" if signed else " [session token, NOT signed]"
+            sys.stderr.write(f"{self.command} {self.path} -> {outcome}{token}\n")
             sys.stderr.flush()
 
         def handle_any(self):

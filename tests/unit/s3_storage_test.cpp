@@ -373,6 +373,33 @@ TEST_F(S3HostStyleTest, BucketInTheHostName) {
     EXPECT_EQ(Count(log, "/pgark/"), 0) << log;
 }
 
+TEST_F(S3StorageTest, CredentialsFromTheEnvironmentWithASessionToken) {
+    S3Config config;
+    config.endpoint = "http://127.0.0.1:" + StartProxy({});
+    config.bucket = "pgark";
+    config.region = "us-east-1";
+    config.host_style = false;
+    config.prefix = "repo";
+    /* Temporary credentials: s3rver checks the signature, which must then cover the token. */
+    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+    setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN", 1);
+    auto storage = OpenWith(config);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+    std::string data = Data(64 * 1024 * 2 + 3);
+    Status written = WriteAll(*storage, Path("c/token.ark"), data, WriteMode::create_new);
+    ASSERT_TRUE(written.ok()) << written.message();
+    auto read = ReadAll(*storage, Path("c/token.ark"));
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    EXPECT_TRUE(*read == data);
+    std::string log = ReadFile(proxy_log_);
+    int requests = Count(log, " -> ");
+    EXPECT_GT(requests, 4) << log;
+    EXPECT_EQ(Count(log, "[session token, signed]"), requests) << log;
+}
+
 TEST_F(S3StorageTest, MissingCredentialsAreAClearError) {
     S3Config config;
     config.endpoint = "http://127.0.0.1:1";
