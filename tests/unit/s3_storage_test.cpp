@@ -100,15 +100,21 @@ class S3StorageTest : public ::testing::Test {
     /* Storage straight to s3rver, or through a fault proxy with these rules. */
     std::unique_ptr<Storage> Open(const std::vector<std::string> &rules = {}, bool proxied = false) {
         std::string port = proxied || !rules.empty() ? StartProxy(rules) : port_;
+        return OpenWith(Config("http://127.0.0.1:" + port));
+    }
+
+    /* The bucket pgark under prefix "repo", path-style, with s3rver's own credentials (it
+     * checks every signature). */
+    static S3Config Config(const std::string &endpoint) {
         S3Config config;
-        config.endpoint = "http://127.0.0.1:" + port;
+        config.endpoint = endpoint;
         config.bucket = "pgark";
         config.region = "us-east-1";
         config.host_style = false;
         config.prefix = "repo";
-        config.key = "S3RVER"; /* s3rver's own credentials; it checks the signatures */
+        config.key = "S3RVER";
         config.key_secret = "S3RVER";
-        return OpenWith(config);
+        return config;
     }
 
     /* A fault proxy in front of the server, logging every request to proxy_log_; its port. */
@@ -280,14 +286,7 @@ class S3TlsTest : public S3StorageTest {
     }
 
     S3Config Https(const std::string &host) const {
-        S3Config config;
-        config.endpoint = fmt::format("https://{}:{}", host, port_);
-        config.bucket = "pgark";
-        config.region = "us-east-1";
-        config.host_style = false;
-        config.prefix = "repo";
-        config.key = "S3RVER";
-        config.key_secret = "S3RVER";
+        S3Config config = Config(fmt::format("https://{}:{}", host, port_));
         config.ca_file = ca_file_;
         return config;
     }
@@ -351,14 +350,8 @@ class S3HostStyleTest : public S3StorageTest {
 };
 
 TEST_F(S3HostStyleTest, BucketInTheHostName) {
-    S3Config config;
-    config.endpoint = "http://s3.localhost:" + StartProxy({}); /* pgark.s3.localhost:PORT */
-    config.bucket = "pgark";
-    config.region = "us-east-1";
+    S3Config config = Config("http://s3.localhost:" + StartProxy({})); /* pgark.s3.localhost:PORT */
     config.host_style = true;
-    config.prefix = "repo";
-    config.key = "S3RVER";
-    config.key_secret = "S3RVER";
     auto storage = OpenWith(config);
     std::string data = Data(64 * 1024 * 2 + 7); /* multipart too */
     ASSERT_TRUE(WriteAll(*storage, Path("c/hosted.ark"), data, WriteMode::create_new).ok());
@@ -374,12 +367,9 @@ TEST_F(S3HostStyleTest, BucketInTheHostName) {
 }
 
 TEST_F(S3StorageTest, CredentialsFromTheEnvironmentWithASessionToken) {
-    S3Config config;
-    config.endpoint = "http://127.0.0.1:" + StartProxy({});
-    config.bucket = "pgark";
-    config.region = "us-east-1";
-    config.host_style = false;
-    config.prefix = "repo";
+    S3Config config = Config("http://127.0.0.1:" + StartProxy({}));
+    config.key.clear();
+    config.key_secret.clear();
     /* Temporary credentials: s3rver checks the signature, which must then cover the token. */
     setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
