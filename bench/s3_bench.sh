@@ -190,12 +190,15 @@ EOC
 }
 
 # fetch_wal KEY LABEL CMD...: times CMD NAME pg_wal/RECOVERYXLOG for each of WAL_NAMES in turn,
-# as postgres in a scratch data directory, cold cache.
+# as postgres in a scratch data directory (with the source's pg_control), cold cache.
 fetch_wal() {
     local key=$1 label=$2 dir=$RUN_DIR/fetch t0 name
     shift 2
     rm -rf "$dir"
-    install -d -o postgres -g postgres -m 0700 "$dir" "$dir/pg_wal"
+    install -d -o postgres -g postgres -m 0700 "$dir" "$dir/pg_wal" "$dir/global"
+    # pgBackRest's archive-get reads the data directory's pg_control and PG_VERSION.
+    install -o postgres -g postgres -m 0600 "$SRC/global/pg_control" "$dir/global/"
+    install -o postgres -g postgres -m 0600 "$SRC/PG_VERSION" "$dir/"
     drop_caches
     t0=$(now_us)
     for name in "${WAL_NAMES[@]}"; do
