@@ -185,7 +185,8 @@ END
 \$\$;
 EOC
     drain_archive
-    mapfile -t WAL_NAMES < <(psql_q -c "SELECT pg_walfile_name('$start'::pg_lsn + (g * 16777216)::numeric)
+    # + 1: at a segment boundary pg_walfile_name names the segment before it.
+    mapfile -t WAL_NAMES < <(psql_q -c "SELECT pg_walfile_name('$start'::pg_lsn + (g * 16777216 + 1)::numeric)
         FROM generate_series(0, $WAL_SEGMENTS - 1) g")
 }
 
@@ -207,6 +208,8 @@ fetch_wal() {
         [[ $(stat -c %s "$dir/pg_wal/RECOVERYXLOG") == 16777216 ]] || die "$label: $name is not a whole segment"
     done
     record_fetch "$key" "$label" $(( $(now_us) - t0 ))
+    # pgBackRest's asynchronous archive-get goes on in the background: let it finish first.
+    for _ in $(seq 1 300); do pgrep -u postgres -f 'pgbackrest.*archive-get' >/dev/null || break; sleep 0.1; done
     rm -rf "$dir"
 }
 
@@ -251,6 +254,7 @@ run_pg_ark() {
         fetch_wal "$key-fetch8" "pg_ark archive-get, ahead 8$suffix" \
             "$PG_ARK" archive-get --config "$ARK_CONF" --cluster "$CLUSTER"
         sed 's/^\[global\]$/[global]\narchive-get-ahead = 0/' "$ARK_CONF" >"$ARK_CONF.ahead0"
+        grep -q '^archive-get-ahead = 0$' "$ARK_CONF.ahead0" || die "could not write $ARK_CONF.ahead0"
         chown postgres: "$ARK_CONF.ahead0"
         chmod 0600 "$ARK_CONF.ahead0"
         fetch_wal "$key-fetch0" "pg_ark archive-get, ahead 0$suffix" \

@@ -31,10 +31,6 @@ inline bool IsArchivableWalName(const char *name) {
 /* Timeline of any valid name (first 8 hex digits); 0 for an invalid name. */
 uint32_t WalNameTimeline(const char *name);
 
-/* pg_wal/<this>: archive-get's read-ahead spool (helper/src/wal_fetch_ahead.h), removed by the
- * archive module once the server archives as a primary. */
-constexpr char kFetchAheadDirectory[] = "pg_ark_ahead";
-
 }  // namespace pg_ark
 
 #endif

@@ -10,8 +10,6 @@
  * FATAL and restart the archiver, so an ERROR raised underneath (out of memory, a bug) is caught
  * by a local sigsetjmp block, as contrib/basic_archive does, and also turned into false.
  */
-#include <sys/stat.h>
-
 #include "pg_includes.h"
 
 #include "guc.h"
@@ -98,22 +96,7 @@ static bool ArchiveFile(const char *file, const char *path) {
     return archived;
 }
 
-/*
- * archive-get's read-ahead spool is of no use once recovery is over; its segments would stay
- * in pg_wal for good. The archiver starts (loading this module) when the server runs as a
- * primary, or also in recovery with archive_mode = always: then the spool is still in use.
- */
-static void RemoveFetchAheadSpool(void) {
-    char path[MAXPGPATH];
-    struct stat st;
-    snprintf(path, sizeof path, "pg_wal/%s", pg_ark::kFetchAheadDirectory); /* cwd: the data directory */
-    if (RecoveryInProgress() || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return;
-    if (rmtree(path, true))
-        ereport(LOG, (errmsg("pg_ark: removed \"%s\", what archive-get fetched ahead during recovery", path)));
-}
-
 void _PG_archive_module_init(ArchiveModuleCallbacks *callbacks) {
-    RemoveFetchAheadSpool();
     archive_context =
         AllocSetContextCreate(TopMemoryContext, "pg_ark archive", ALLOCSET_DEFAULT_SIZES);
     callbacks->check_configured_cb = IsConfigured;

@@ -114,11 +114,15 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
                   const std::string &wal_name, const std::string &destination) {
     /* Fetched ahead by an earlier call: no need to open the configuration or the repository. */
     auto taken = TakeFetchedAhead(wal_name, destination);
-    if (taken.ok() && *taken) {
+    if (!taken.ok()) {
+        std::cerr << "pg_ark: could not restore WAL file \"" << wal_name << "\": " << taken.status().message()
+                  << std::endl;
+        return kArchiveGetFailed;
+    }
+    if (*taken) {
         Log(LogLevel::debug, "restored \"{}\" to \"{}\" (fetched ahead)", wal_name, destination);
         return 0;
     }
-    if (!taken.ok()) Log(LogLevel::warn, "{}; fetching it from the repository", taken.status().message());
     auto config = LoadAndApply(config_path);
     if (!config.ok()) {
         std::cerr << "pg_ark: " << config.status().message() << std::endl;
@@ -146,9 +150,14 @@ int RunArchiveGet(const std::string &config_path, const std::string &cluster_nam
         else
             Log(LogLevel::debug, "restored \"{}\" to \"{}\"", wal_name, destination);
         if (served == wal_name && config->archive_get_ahead > 0) {
-            int spooled = FetchAhead(store, cluster_name, wal_name, destination,
-                                     config->archive_get_ahead, (*cluster)->process_max);
-            Log(LogLevel::debug, "fetched {} WAL files ahead of \"{}\"", spooled, wal_name);
+            /* Only a head start: whatever goes wrong here must not fail this call. */
+            try {
+                int spooled = FetchAhead(store, cluster_name, wal_name, destination,
+                                         config->archive_get_ahead, (*cluster)->process_max);
+                Log(LogLevel::debug, "fetched {} WAL files ahead of \"{}\"", spooled, wal_name);
+            } catch (const std::exception &error) {
+                Log(LogLevel::debug, "could not fetch WAL ahead of \"{}\": {}", wal_name, error.what());
+            }
         }
         return 0;
     }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <new>
 
 namespace pg_ark {
 
@@ -71,16 +72,21 @@ size_t WriteBody(char *data, size_t size, size_t count, void *user) {
         return transfer->sink_status.ok() ? n : 0;
     }
     std::string &body = transfer->response->body;
-    if (body.empty()) {
-        /* One allocation of the announced size: growing a 16 MiB body by doubling copies it
-         * and faults in fresh pages over and over (measured: an eighth of a restore's time). */
-        auto length = transfer->response->headers.find("content-length");
-        if (length != transfer->response->headers.end()) {
-            unsigned long long announced = strtoull(length->second.c_str(), nullptr, 10);
-            if (announced > n && announced <= (1ull << 30)) body.reserve(static_cast<size_t>(announced));
+    try { /* no exception may unwind through libcurl's C frames */
+        if (body.empty()) {
+            /* One allocation of the announced size: growing a 16 MiB body by doubling copies it
+             * and faults in fresh pages over and over (measured: an eighth of a restore's time).
+             * Bounded: the reads ask for ranges of at most a few tens of MiB. */
+            auto length = transfer->response->headers.find("content-length");
+            if (length != transfer->response->headers.end()) {
+                unsigned long long announced = strtoull(length->second.c_str(), nullptr, 10);
+                if (announced > n && announced <= (64ull << 20)) body.reserve(static_cast<size_t>(announced));
+            }
         }
+        body.append(data, n);
+    } catch (const std::bad_alloc &) {
+        return 0; /* the transfer fails: "failed writing received data" */
     }
-    body.append(data, n);
     return n;
 }
 

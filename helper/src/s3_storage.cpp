@@ -13,10 +13,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
 #include <random>
+#include <system_error>
 #include <thread>
 
 #include "log.h"
@@ -68,17 +70,85 @@ double ParseIsoTime(const std::string &text) {
 
 bool IsRetryableStatus(long status) { return status >= 500 || status == 429; }
 
+/* Readers that have a range in flight at once: process-max of a restore or verify, at most. */
+constexpr size_t kMaxFetchAheadThreads = 64;
+
 ErrorKind KindOfStatus(long status) {
     if (status == 404) return ErrorKind::not_found;
     if (status == 401 || status == 403) return ErrorKind::permission_denied;
     return ErrorKind::io_error;
 }
 
+/*
+ * Threads that fetch ranges ahead of the readers. They live as long as the storage, so each
+ * keeps its libcurl handle and with it an open connection (a thread per range would open a new
+ * TCP and TLS connection every time). Started as needed, up to a limit; a task queued while all
+ * are busy waits for one.
+ */
+class FetchPool {
+  public:
+    explicit FetchPool(size_t max_threads) : max_threads_(std::max<size_t>(1, max_threads)) {}
+    ~FetchPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        changed_.notify_all();
+        for (std::thread &thread : threads_) thread.join();
+    }
+    FetchPool(const FetchPool &) = delete;
+    FetchPool &operator=(const FetchPool &) = delete;
+
+    /* Throws std::system_error when no thread can be started and none is running. */
+    std::future<Result<HttpResponse>> Submit(std::function<Result<HttpResponse>()> work) {
+        std::packaged_task<Result<HttpResponse>()> task(std::move(work));
+        auto future = task.get_future();
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(std::move(task));
+        if (idle_ < queue_.size() && threads_.size() < max_threads_) {
+            try {
+                threads_.emplace_back([this] { Run(); });
+            } catch (const std::system_error &) {
+                if (threads_.empty()) {
+                    queue_.pop_back();
+                    throw;
+                }
+            }
+        }
+        changed_.notify_one();
+        return future;
+    }
+
+  private:
+    void Run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            idle_++;
+            changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            idle_--;
+            if (queue_.empty()) return; /* stopping */
+            auto task = std::move(queue_.front());
+            queue_.pop_front();
+            lock.unlock();
+            task();
+            lock.lock();
+        }
+    }
+
+    const size_t max_threads_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::packaged_task<Result<HttpResponse>()>> queue_;  // guarded by mutex_
+    size_t idle_ = 0;                                               // guarded by mutex_
+    bool stopping_ = false;                                         // guarded by mutex_
+    std::vector<std::thread> threads_;                              // guarded by mutex_
+};
+
 class S3Storage;
 
 /*
- * Reads one object in ranged chunks, the next one fetched in the background while the caller
- * consumes the current one (so decoding overlaps the transfer, as streaming would, while a retry
+ * Reads one object in ranged chunks, the next one fetched by the storage's FetchPool while the
+ * caller consumes the current one (so decoding overlaps the transfer, as streaming would, while a retry
  * still repeats one range only).
  */
 class S3ReadStream : public ReadStream {
@@ -165,6 +235,11 @@ class S3Storage : public Storage {
     }
 
     const S3Tuning &tuning() const { return tuning_; }
+
+    /* Ranges read ahead (S3ReadStream), on threads that keep their connections. */
+    std::future<Result<HttpResponse>> FetchAhead(std::function<Result<HttpResponse>()> work) {
+        return fetch_pool_.Submit(std::move(work));
+    }
 
     std::string Key(const RepoPath &path) const {
         return config_.prefix.empty() ? path.str() : config_.prefix + "/" + path.str();
@@ -366,6 +441,7 @@ class S3Storage : public Storage {
     HttpOptions http_;
     std::string scheme_;
     std::string host_;
+    FetchPool fetch_pool_{kMaxFetchAheadThreads}; /* last: its threads stop first */
 };
 
 Status S3ReadStream::Begin() {
@@ -379,13 +455,17 @@ Result<HttpResponse> S3ReadStream::Get(uint64_t offset) const {
     Call call{"read", "GET", key_};
     call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + chunk - 1));
     if (!etag_.empty()) call.headers.emplace_back("if-match", etag_);
-    if (etag_.empty()) call.accept = {416}; /* a range of an empty object */
+    if (offset == 0) call.accept = {416}; /* a range of an empty object */
     return storage_->Perform(call);
 }
 
 void S3ReadStream::Ahead() {
     if (fetched_ >= total_) return;
-    ahead_ = std::async(std::launch::async, [this, offset = fetched_] { return Get(offset); });
+    try {
+        ahead_ = storage_->FetchAhead([this, offset = fetched_] { return Get(offset); });
+    } catch (const std::system_error &) {
+        /* No thread to spare: Read fetches the range itself. */
+    }
 }
 
 Status S3ReadStream::Take(Result<HttpResponse> response) {
@@ -426,7 +506,8 @@ Status S3ReadStream::Take(Result<HttpResponse> response) {
 Result<size_t> S3ReadStream::Read(void *buffer, size_t size) {
     if (position_ == chunk_.size()) {
         if (fetched_ >= total_) return static_cast<size_t>(0);
-        PG_ARK_RETURN_IF_ERROR(Take(ahead_.get()));
+        /* Without a range in flight (no thread, or a failed one already reported), now. */
+        PG_ARK_RETURN_IF_ERROR(Take(ahead_.valid() ? ahead_.get() : Get(fetched_)));
         Ahead();
     }
     size_t n = std::min(size, chunk_.size() - position_);
@@ -447,9 +528,10 @@ Status S3WriteStream::Write(const void *data, size_t size) {
     size_t part_size = storage_->tuning().part_size;
     while (size > 0) {
         size_t n = std::min(size, part_size - buffer_.size());
-        /* Past 1 MiB the object is a big one: one part-sized buffer instead of doubling. */
-        if (buffer_.size() + n > buffer_.capacity() && buffer_.size() + n > (1u << 20))
-            buffer_.reserve(part_size);
+        /* Grows by at least 8 MiB at a time, never past a part: less copying than doubling
+         * from small sizes, and no part-sized buffer (up to 5 GiB) for a 2 MiB object. */
+        if (buffer_.size() + n > buffer_.capacity())
+            buffer_.reserve(std::min(part_size, std::max(2 * (buffer_.size() + n), size_t{8} << 20)));
         buffer_.append(p, n);
         p += n;
         size -= n;
@@ -615,6 +697,7 @@ Status S3WriteStream::Close() {
                                           "the upload is gone", storage_->Name(key_)));
         }
         upload_id_.clear(); /* completed: nothing to abort */
+        Log(LogLevel::debug, "stored \"{}\" by multipart upload in {} parts", storage_->Name(key_), etags_.size());
         return Status::Ok();
     }();
     buffer_.clear();

@@ -10,10 +10,12 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,6 +35,15 @@ std::string DirectoryOf(const std::string &path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+std::string BaseName(const std::string &path) {
+    size_t slash = path.rfind('/');
+    return path.substr(slash == std::string::npos ? 0 : slash + 1);
+}
+
+bool IsRecoveryDestination(const std::string &destination) {
+    return BaseName(destination) == kRecoveryDestination;
+}
+
 bool IsSegment(const std::string &name) {
     return ClassifyWalName(name.c_str()) == WalFileKind::segment;
 }
@@ -44,6 +55,18 @@ Status SyncDirectory(const std::string &path) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus(errno, fmt::format("could not open directory \"{}\"", path));
     return FsyncFd(fd.get(), path);
+}
+
+/* Removes every file of the spool, then the spool. */
+void RemoveSpool(const std::string &spool) {
+    DIR *dir = opendir(spool.c_str());
+    if (dir == nullptr) return;
+    std::vector<std::string> names;
+    while (struct dirent *entry = readdir(dir))
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
+    closedir(dir);
+    for (const std::string &name : names) unlink((spool + "/" + name).c_str());
+    if (rmdir(spool.c_str()) == 0) Log(LogLevel::info, "removed \"{}\", WAL fetched ahead", spool);
 }
 
 /* Removes the spooled segments below wal_name (and leftovers of interrupted writes). */
@@ -69,13 +92,18 @@ std::string FetchAheadDirectory(const std::string &destination) {
 }
 
 Result<bool> TakeFetchedAhead(const std::string &wal_name, const std::string &destination) {
-    if (!IsSegment(wal_name)) return false;
     std::string spool = FetchAheadDirectory(destination);
+    WalFileKind kind = ClassifyWalName(wal_name.c_str());
+    /* Recovery starts, ends or looks for a new timeline. */
+    if (kind == WalFileKind::history && BaseName(destination) == kRecoveryHistoryDestination) RemoveSpool(spool);
+    if (kind != WalFileKind::segment || !IsRecoveryDestination(destination)) return false;
     Prune(spool, wal_name);
     std::string spooled = spool + "/" + wal_name;
     if (rename(spooled.c_str(), destination.c_str()) != 0) {
-        if (errno == ENOENT) return false;
-        return ErrnoStatus(errno, fmt::format("could not move \"{}\" to \"{}\"", spooled, destination));
+        if (errno != ENOENT)
+            Log(LogLevel::warn, "could not move \"{}\" to \"{}\": {}; fetching it from the repository",
+                spooled, destination, strerror(errno));
+        return false; /* the destination is as it was */
     }
     PG_ARK_RETURN_IF_ERROR(SyncDirectory(DirectoryOf(destination)));
     return true;
@@ -84,9 +112,12 @@ Result<bool> TakeFetchedAhead(const std::string &wal_name, const std::string &de
 int FetchAhead(WalStore &store, const std::string &cluster, const std::string &wal_name,
                const std::string &destination, int count, int workers) {
     struct stat fetched;
-    if (count <= 0 || !IsSegment(wal_name) || stat(destination.c_str(), &fetched) != 0) return 0;
+    if (count <= 0 || !IsSegment(wal_name) || !IsRecoveryDestination(destination) ||
+        stat(destination.c_str(), &fetched) != 0)
+        return 0;
     uint64_t segment_size = static_cast<uint64_t>(fetched.st_size);
     if (segment_size == 0 || (segment_size & (segment_size - 1)) != 0) return 0; /* not a segment */
+    count = static_cast<int>(std::min<uint64_t>(count, std::max<uint64_t>(1, kMaxSpoolBytes / segment_size)));
     std::string spool = FetchAheadDirectory(destination);
     if (mkdir(spool.c_str(), 0700) != 0 && errno != EEXIST) {
         Log(LogLevel::debug, "could not create \"{}\": {}", spool, strerror(errno));
@@ -106,21 +137,27 @@ int FetchAhead(WalStore &store, const std::string &cluster, const std::string &w
         for (size_t i = next++; i < end.load(); i = next++) {
             std::string target = spool + "/" + names[i];
             if (access(target.c_str(), F_OK) == 0) continue;
-            std::string served;
-            Status got = store.Get(cluster, names[i], target, &served);
-            if (got.ok() && served == names[i]) {
+            /* Never a .partial in a segment's place: that one is only served when asked for. */
+            Status got = store.Get(cluster, names[i], target, nullptr, WalStore::Partial::never);
+            if (got.ok()) {
                 spooled++;
                 continue;
             }
-            if (got.ok()) unlink(target.c_str()); /* a .partial: only ever served when asked for */
-            else if (got.kind() != ErrorKind::not_found)
+            if (got.kind() != ErrorKind::not_found)
                 Log(LogLevel::debug, "could not fetch \"{}\" ahead: {}", names[i], got.message());
             size_t stop = end.load();
             while (i < stop && !end.compare_exchange_weak(stop, i)) {}
         }
     };
     std::vector<std::thread> threads;
-    for (int t = 1; t < std::min<int>(std::max(workers, 1), count); t++) threads.emplace_back(work);
+    for (int t = 1; t < std::min<int>(std::max(workers, 1), count); t++) {
+        try {
+            threads.emplace_back(work);
+        } catch (const std::system_error &error) { /* no more threads: fewer workers */
+            Log(LogLevel::debug, "fetching ahead with {} threads: {}", t, error.what());
+            break;
+        }
+    }
     work();
     for (std::thread &thread : threads) thread.join();
     return spooled.load();

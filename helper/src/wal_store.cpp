@@ -119,7 +119,7 @@ Result<PushOutcome> WalStore::Push(const std::string &cluster, uint64_t system_i
 }
 
 Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
-                     const std::string &destination, std::string *served) {
+                     const std::string &destination, std::string *served, Partial partial) {
     auto path = Repository::WalPath(cluster, wal_name);
     if (!path.ok()) return path.status();
     auto info = repository_->LoadCluster(cluster);
@@ -127,7 +127,7 @@ Status WalStore::Get(const std::string &cluster, const std::string &wal_name,
     Storage &storage = repository_->storage();
     std::string source = wal_name;
     auto stream = storage.OpenRead(*path);
-    if (!stream.ok() && stream.status().kind() == ErrorKind::not_found &&
+    if (!stream.ok() && stream.status().kind() == ErrorKind::not_found && partial == Partial::if_missing &&
         ClassifyWalName(wal_name.c_str()) == WalFileKind::segment) {
         /* Opening rather than checking first: no window between the check and the read. */
         source = wal_name + ".partial";

@@ -58,9 +58,12 @@ class WalStore {
      * after verifying its checksums. ErrorKind::not_found when the repository does not have it
      * (for a segment: neither it nor its .partial). served, when given, is set to the name of
      * the file restored: wal_name, or wal_name + ".partial" (see the file comment).
+     * Partial::never restores wal_name itself or nothing (archive-get's read-ahead).
      */
+    enum class Partial { if_missing, never };
     Status Get(const std::string &cluster, const std::string &wal_name,
-               const std::string &destination, std::string *served = nullptr);
+               const std::string &destination, std::string *served = nullptr,
+               Partial partial = Partial::if_missing);
 
     /* Every segment and .partial archived for cluster, on every timeline, sorted by name. */
     Result<std::vector<ArchivedWal>> ListSegments(const std::string &cluster);

@@ -9,7 +9,8 @@ matching a rule, which get an error status (with an S3 error body) or a dropped 
         --rule 'PUT:partNumber=1:drop:1'    # read the request, then close without answering
         --rule 'PUT:uploadId:429:99'        # every part upload throttled (99 times)
 
-A rule is METHOD:SUBSTRING:ACTION:COUNT; SUBSTRING is looked for in the path and query. The
+A rule is METHOD:SUBSTRING:ACTION:COUNT[:SKIP]; SUBSTRING is looked for in the path and query;
+the first SKIP matching requests (default 0) are forwarded untouched. The
 proxy listens on a free loopback port, writes it to --port-file, and logs one line per request
 to stderr ("<method> <target> -> <status|drop|forwarded STATUS>"), which tests count.
 """
@@ -25,11 +26,16 @@ REASONS = {500: "InternalError", 503: "SlowDown", 429: "SlowDown"}
 
 class Rule:
     def __init__(self, text):
-        self.method, self.needle, self.action, count = text.split(":", 3)
+        fields = text.split(":")
+        self.method, self.needle, self.action, count = fields[:4]
         self.left = int(count)
+        self.skip = int(fields[4]) if len(fields) > 4 else 0
 
     def take(self, method, target):
         if self.left > 0 and method == self.method and self.needle in target:
+            if self.skip > 0:
+                self.skip -= 1
+                return False
             self.left -= 1
             return True
         return False

@@ -6,6 +6,7 @@
 #     delta restore over a damaged copy; expiry of the older backups and their WAL.
 #     The server speaks HTTPS with the settings of docs/s3.md's self-hosted example, and
 #     repo-s3-part-size = 5MiB makes the incompressible table's backup part a multipart upload.
+#     Recovery's restore_command is wrapped to show that archive-get's read-ahead serves it.
 #     Nothing of the repository is on the local disk: only the backup lock, in lock-path.
 #     With PG_ARK_TEST_CIPHER_PASS set (t/025), the repository is also encrypted.
 use strict;
@@ -22,7 +23,7 @@ my %cipher = $ENV{PG_ARK_TEST_CIPHER_PASS}
   ? ('repo-cipher-type' => 'aes-256-gcm', 'repo-cipher-pass' => $ENV{PG_ARK_TEST_CIPHER_PASS})
   : ();
 my ($node, $ark) = PgArkTest::start_archiving_node('source',
-	global => { %{ $s3->{global} }, 'repo-s3-part-size' => '5MiB', %cipher },
+	global => { %{ $s3->{global} }, 'repo-s3-part-size' => '5MiB', 'log-level' => 'debug', %cipher },
 	conf => "shared_preload_libraries = 'pg_ark'\n");
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 ok(!-e $ark->repo, 'no local repository directory: everything goes to the bucket');
@@ -55,8 +56,9 @@ my $full = $ark->backup($node, label => 'full to s3');
 is($full->{status}, 'complete', 'a full backup into S3');
 my $largest = (sort { $b <=> $a } map { -s $_ }
 	  glob("$s3->{data}/$s3->{prefix}/${\$ark->cluster}/backup/$full->{backup_id}/data/*._S3rver_object"))[0] // 0;
-cmp_ok($largest, '>', 5 * 1024 * 1024,
-	'an object of the backup is larger than repo-s3-part-size: it was a multipart upload');
+cmp_ok($largest, '>', 5 * 1024 * 1024, 'an object of the backup is larger than repo-s3-part-size');
+like(slurp_file($ark->log_file), qr{stored "s3://pgark/\Q$s3->{prefix}\E/[^"]+" by multipart upload in 2 parts},
+	'it was stored by multipart upload');
 is(PgArkTest::finish_pgbench($bench), 0, 'pgbench ran through the full backup');
 sql('CREATE TABLE after_full AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g');
 $bench = PgArkTest::start_pgbench($node, '-c', '2', '-t', '200');
@@ -88,18 +90,27 @@ is($rc, 0, 'pg_ark verify re-reads every object in the bucket and finds nothing 
 my ($restored, $rrc, $rout, $rerr) = $ark->restore_node('restored_end');
 is($rrc, 0, 'restore from S3 exits 0') or diag($rerr);
 like($rout, qr/\Q$incremental->{backup_id}\E/, 'the newest backup (the chain) is restored');
+# Watch what recovery asks archive-get for, and whether it was already fetched ahead.
+my $asked = $ark->dir . '/restore_command.log';
+my $wrapper = $ark->dir . '/restore_command.sh';
+my $spool = $restored->data_dir . '/pg_wal/pg_ark_ahead';
+PostgreSQL::Test::Utils::append_to_file($wrapper, sprintf(<<'EOS', $asked, $asked, PgArkTest::pg_ark_bin(), $ark->config_file, $ark->cluster));
+#!/bin/sh
+if [ -e "pg_wal/pg_ark_ahead/$1" ]; then echo "$1 spooled" >> '%s'; else echo "$1 asked" >> '%s'; fi
+exec '%s' archive-get --config '%s' --cluster '%s' "$1" "$2"
+EOS
+chmod 0755, $wrapper;
+$restored->append_conf('postgresql.auto.conf', "restore_command = '$wrapper %f %p'\n");
 $restored->start;
 PgArkTest::poll_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' },
 	'recovery replays the archive from S3 and promotes');
 ok(PgArkTest::dumpall($restored) eq $at_end, 'pg_dumpall of the restored cluster matches the source');
 is($restored->safe_psql('postgres', 'SELECT md5(b) FROM noise'), $noise, 'the multipart object restored whole');
-my $spool = $restored->data_dir . '/pg_wal/pg_ark_ahead';
-ok(-d $spool, 'archive-get fetched WAL ahead during recovery (pg_wal/pg_ark_ahead)');
-# Once the promoted server archives through pg_ark, the spool goes.
-$restored->append_conf('postgresql.conf', "archive_mode = on\narchive_library = 'pg_ark'\npg_ark.cluster = ''\n");
-$restored->restart;
-PgArkTest::poll_until(sub { !-e $spool }, 'the archive module removes the read-ahead spool');
-like(slurp_file($restored->logfile), qr/pg_ark: removed "pg_wal\/pg_ark_ahead"/, 'and says so in the server log');
+my $calls = slurp_file($asked);
+my $spooled = () = $calls =~ /^[0-9A-F]{24} spooled$/mg;
+cmp_ok($spooled, '>', 0, "recovery found segments fetched ahead ($spooled of them)") or diag($calls);
+like($calls, qr/^[0-9A-F]{8}\.history asked$/m, 'at the end it asked for the next timeline\'s history');
+ok(!-e $spool, 'which removed what was fetched ahead (archiving is off here)');
 $restored->stop;
 $restored->clean_node;
 

@@ -217,6 +217,46 @@ TEST_F(S3StorageTest, MultipartUploadAndRangedReads) {
     EXPECT_EQ(Count(log, "GET /pgark/repo/c/backup/big.ark -> forwarded 206"), 4) << log;
 }
 
+TEST_F(S3StorageTest, ARangeReadAheadThatFailsIsReportedByRead) {
+    std::string data = Data(100 * 1000 * 5 + 17); /* six ranges of 100 kB */
+    ASSERT_TRUE(WriteAll(*Open(), Path("c/backup/big.ark"), data, WriteMode::create_new).ok());
+    /* The first GET passes; every later range fails past the bound (4 attempts). */
+    auto storage = Open({"GET:big.ark:503:99:1"});
+    auto stream = storage->OpenRead(Path("c/backup/big.ark"));
+    ASSERT_TRUE(stream.ok()) << stream.status().message();
+    std::string buffer(64 * 1024, '\0');
+    Result<size_t> read = static_cast<size_t>(0);
+    size_t total = 0;
+    for (;;) {
+        read = (*stream)->Read(buffer.data(), buffer.size());
+        if (!read.ok() || *read == 0) break;
+        total += *read;
+    }
+    ASSERT_FALSE(read.ok()) << "read " << total << " bytes without an error";
+    EXPECT_EQ(total, 100u * 1000) << "exactly the first range was delivered";
+    EXPECT_NE(read.status().message().find("s3://pgark/repo/c/backup/big.ark"), std::string::npos)
+        << read.status().message();
+    EXPECT_NE(read.status().message().find("HTTP 503"), std::string::npos) << read.status().message();
+    /* Reading on after the failure fetches the range again (and fails again), never hangs. */
+    EXPECT_FALSE((*stream)->Read(buffer.data(), buffer.size()).ok());
+}
+
+TEST_F(S3StorageTest, AStreamDroppedWithARangeInFlight) {
+    std::string data = Data(100 * 1000 * 3);
+    auto storage = Open({}, true);
+    ASSERT_TRUE(WriteAll(*storage, Path("c/backup/big.ark"), data, WriteMode::create_new).ok());
+    for (int i = 0; i < 5; i++) {
+        auto stream = storage->OpenRead(Path("c/backup/big.ark")); /* the second range is in flight */
+        ASSERT_TRUE(stream.ok());
+        char byte;
+        ASSERT_EQ(*(*stream)->Read(&byte, 1), 1u);
+        EXPECT_EQ(byte, data[0]);
+    } /* each destroyed while its read-ahead may still run: it waits for it */
+    auto again = ReadAll(*storage, Path("c/backup/big.ark"));
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_TRUE(*again == data);
+}
+
 TEST_F(S3StorageTest, RetriesWithinTheBoundSucceed) {
     /* attempts = 4: three failures of one request are survived. */
     auto storage = Open({"PUT:partNumber=2:503:2", "PUT:partNumber=3:drop:1", "PUT:partNumber=4:429:3",

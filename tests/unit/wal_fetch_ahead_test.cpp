@@ -2,7 +2,9 @@
  * wal_fetch_ahead_test.cpp
  *     archive-get's read-ahead (helper/src/wal_fetch_ahead.h): the next segments are spooled
  *     whole and then served without the repository; a missing segment ends the run; a .partial
- *     is never spooled in a segment's place; passed segments and interrupted writes are pruned.
+ *     is never spooled in a segment's place; passed segments and interrupted writes are pruned;
+ *     a timeline history request (recovery ending) removes the spool; only recovery's
+ *     destination (RECOVERYXLOG) uses it.
  */
 #include "wal_fetch_ahead.h"
 
@@ -144,11 +146,37 @@ TEST_F(WalFetchAheadTest, PrunesPassedSegmentsOfEveryTimelineAndInterruptedWrite
     EXPECT_TRUE(Exists(spool_ + "/00000002.history"));
 }
 
-TEST_F(WalFetchAheadTest, OnlySegmentsAreTakenOrFetchedAhead) {
-    ASSERT_EQ(mkdir(spool_.c_str(), 0700), 0);
-    WriteFileBytes(spool_ + "/00000002.history", "x");
-    EXPECT_FALSE(Take("00000002.history"));
+TEST_F(WalFetchAheadTest, ATimelineHistoryRequestRemovesTheSpool) {
+    /* PostgreSQL asks for history files when recovery ends (to pick the next timeline): the
+     * segments fetched past the end must not stay in pg_wal. */
+    for (uint64_t segno = 3; segno <= 6; segno++) Push(Name(segno));
+    EXPECT_EQ(GetAndFetchAhead(Name(3), 3, 2), 3);
+    /* Only recovery's own request (destination RECOVERYHISTORY) counts. */
+    auto manual = TakeFetchedAhead("00000002.history", work_dir_.Sub("pg_wal/00000002.history"));
+    ASSERT_TRUE(manual.ok());
+    EXPECT_FALSE(*manual);
+    EXPECT_TRUE(Exists(spool_ + "/" + Name(4)));
+    auto taken = TakeFetchedAhead("00000002.history", work_dir_.Sub("pg_wal/RECOVERYHISTORY"));
+    ASSERT_TRUE(taken.ok());
+    EXPECT_FALSE(*taken);
+    EXPECT_FALSE(Exists(spool_));
     EXPECT_EQ(FetchAhead(store_, "main", "00000002.history", destination_, 4, 2), 0);
+    EXPECT_FALSE(Exists(spool_));
+}
+
+TEST_F(WalFetchAheadTest, OnlyRecoverysDestinationUsesTheSpool) {
+    Push(Name(3));
+    Push(Name(4));
+    /* A manual archive-get (or pg_rewind's) fetches what it asks for and leaves nothing. */
+    std::string elsewhere = work_dir_.Sub("pg_wal/000000010000000000000003");
+    ASSERT_TRUE(store_.Get("main", Name(3), elsewhere).ok());
+    EXPECT_EQ(FetchAhead(store_, "main", Name(3), elsewhere, 4, 2), 0);
+    EXPECT_FALSE(Exists(spool_));
+    EXPECT_EQ(GetAndFetchAhead(Name(3), 4, 2), 1);
+    auto taken = TakeFetchedAhead(Name(4), work_dir_.Sub("pg_wal/somewhere"));
+    ASSERT_TRUE(taken.ok());
+    EXPECT_FALSE(*taken);
+    EXPECT_TRUE(Exists(spool_ + "/" + Name(4)));
     EXPECT_EQ(FetchAheadDirectory("pg_wal/RECOVERYXLOG"), "pg_wal/pg_ark_ahead");
     EXPECT_EQ(FetchAheadDirectory("RECOVERYXLOG"), "./pg_ark_ahead");
 }
