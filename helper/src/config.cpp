@@ -291,9 +291,9 @@ Status Parser::SetS3(int line, const std::string &key, const std::string &value)
         size_t colon = rest.rfind(':');
         if (colon != std::string::npos && rest.back() != ']') {
             std::string port = rest.substr(colon + 1);
-            if (colon == 0 || port.empty() || port.size() > 5 ||
-                port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
-                std::stoi(port) > 65535)
+            bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+            int number = digits ? std::stoi(port) : 0;
+            if (colon == 0 || number < 1 || number > 65535)
                 return BadValue(line, key, value, expected);
         }
         s3.endpoint = value;

@@ -235,6 +235,7 @@ class S3Storage : public Storage {
     }
 
     const S3Tuning &tuning() const { return tuning_; }
+    size_t part_size() const { return config_.part_size; }
 
     /* Ranges read ahead (S3ReadStream), on threads that keep their connections. */
     std::future<Result<HttpResponse>> FetchAhead(std::function<Result<HttpResponse>()> work) {
@@ -525,7 +526,7 @@ Status S3WriteStream::Write(const void *data, size_t size) {
         return Status(ErrorKind::internal, fmt::format("write to \"{}\" after it ended",
                                                        storage_->Name(key_)));
     const char *p = static_cast<const char *>(data);
-    size_t part_size = storage_->tuning().part_size;
+    size_t part_size = storage_->part_size();
     while (size > 0) {
         size_t n = std::min(size, part_size - buffer_.size());
         /* Grows by at least 8 MiB at a time, never past a part: less copying than doubling

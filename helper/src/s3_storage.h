@@ -34,9 +34,9 @@
 
 namespace pg_ark {
 
-/* Knobs tests turn down; the defaults are for production. */
+/* Knobs tests turn down; the defaults are for production. (The part size is S3Config's:
+ * repo-s3-part-size.) */
 struct S3Tuning {
-    size_t part_size = 16u << 20;  /* multipart above this; S3 wants parts >= 5 MiB but the last */
     int parallel_parts = 4;
     size_t read_chunk = 16u << 20;
     int attempts = 5;              /* per request, the first included */

@@ -10,11 +10,7 @@
 namespace pg_ark {
 
 Result<std::unique_ptr<Storage>> OpenRawRepositoryStorage(const Config &config) {
-    if (config.repo_type == RepoType::s3) {
-        S3Tuning tuning;
-        tuning.part_size = config.s3.part_size;
-        return MakeS3Storage(config.s3, tuning);
-    }
+    if (config.repo_type == RepoType::s3) return MakeS3Storage(config.s3);
     return MakePosixStorage(config.repo_path);
 }
 

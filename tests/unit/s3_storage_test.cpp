@@ -114,6 +114,7 @@ class S3StorageTest : public ::testing::Test {
         config.prefix = "repo";
         config.key = "S3RVER";
         config.key_secret = "S3RVER";
+        config.part_size = 64 * 1024; /* s3rver does not insist on 5 MiB parts */
         return config;
     }
 
@@ -132,7 +133,6 @@ class S3StorageTest : public ::testing::Test {
 
     static std::unique_ptr<Storage> OpenWith(const S3Config &config) {
         S3Tuning tuning;
-        tuning.part_size = 64 * 1024; /* s3rver does not insist on 5 MiB parts */
         tuning.read_chunk = 100 * 1000;
         tuning.parallel_parts = 3;
         tuning.attempts = 4;
