@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "test_util.h"
+#include "wal_repository_fixture.h"
 
 namespace pg_ark {
 namespace {
 
-using pg_ark_test::ReadFd;
 using pg_ark_test::ReadFileBytes;
 using pg_ark_test::TempDir;
 using pg_ark_test::WriteFileBytes;
+using test_wal::kSysid;
 
-constexpr uint64_t kSysid = 7301234567890123456ull;
 constexpr size_t kSegmentSize = 1024 * 1024; /* 4096 segments per log id */
 
 std::string Name(uint64_t segno, uint32_t timeline = 1) {
@@ -34,19 +34,10 @@ std::string Name(uint64_t segno, uint32_t timeline = 1) {
 
 bool Exists(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
 
-class WalFetchAheadTest : public ::testing::Test {
+class WalFetchAheadTest : public test_wal::WalRepositoryTest {
   protected:
-    WalFetchAheadTest()
-        : repo_dir_("pg_ark_aheadrepo"),
-          work_dir_("pg_ark_aheadwork"),
-          repository_(MakePosixStorage(repo_dir_.path())),
-          store_(&repository_) {}
-
     void SetUp() override {
-        ClusterIdentity identity;
-        identity.system_identifier = kSysid;
-        identity.pg_version = "15";
-        ASSERT_TRUE(repository_.InitCluster("main", identity).ok());
+        WalRepositoryTest::SetUp();
         ASSERT_EQ(mkdir(work_dir_.Sub("pg_wal").c_str(), 0700), 0);
         destination_ = work_dir_.Sub("pg_wal/RECOVERYXLOG");
         spool_ = work_dir_.Sub("pg_wal/pg_ark_ahead");
@@ -54,11 +45,8 @@ class WalFetchAheadTest : public ::testing::Test {
 
     /* Archives a distinct segment (or another WAL file) under name; returns its bytes. */
     std::string Push(const std::string &name) {
-        std::string data = pg_ark_test::MakeFakeSegment(kSysid, counter_++, kSegmentSize);
-        std::string source = work_dir_.Sub("source");
-        WriteFileBytes(source, data);
-        ReadFd fd(source);
-        auto pushed = store_.Push("main", kSysid, name, fd.fd, Compression{});
+        std::string data = pg_ark_test::MakeFakeSegment(kSysid, ++seed_, kSegmentSize);
+        auto pushed = PushBytes(name, data);
         EXPECT_TRUE(pushed.ok()) << name << ": " << pushed.status().message();
         return data;
     }
@@ -76,13 +64,9 @@ class WalFetchAheadTest : public ::testing::Test {
         return taken.ok() && *taken;
     }
 
-    TempDir repo_dir_;
-    TempDir work_dir_;
-    Repository repository_;
-    WalStore store_;
     std::string destination_;
     std::string spool_;
-    int counter_ = 1;
+    uint32_t seed_ = 0;
 };
 
 TEST_F(WalFetchAheadTest, ServesTheNextSegmentsWithoutTheRepository) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "test_util.h"
+#include "wal_repository_fixture.h"
 
 namespace pg_ark {
 namespace {
@@ -24,46 +25,14 @@ using pg_ark_test::ReadFileBytes;
 using pg_ark_test::TempDir;
 using pg_ark_test::WriteFileBytes;
 
-constexpr uint64_t kSysid = 7301234567890123456ull;
+using test_wal::kSysid;
 constexpr const char *kSegment = "000000010000000000000003";
 /* Most tests use 1 MiB segments (the smallest wal_segment_size) to keep the suite fast; the
  * round trip and conflict tests use the default 16 MiB. */
 constexpr size_t kSmall = 1024 * 1024;
 constexpr const char *kStoredSegment = "main/wal/0000000100000000/000000010000000000000003.ark";
 
-class WalStoreTest : public ::testing::Test {
-  protected:
-    WalStoreTest()
-        : repo_dir_("pg_ark_walrepo"),
-          work_dir_("pg_ark_walwork"),
-          repository_(MakePosixStorage(repo_dir_.path())),
-          store_(&repository_) {}
-
-    void SetUp() override {
-        ClusterIdentity identity;
-        identity.system_identifier = kSysid;
-        identity.pg_version = "15";
-        Result<bool> init = repository_.InitCluster("main", identity);
-        ASSERT_TRUE(init.ok()) << init.status().message();
-    }
-
-    /* Writes data to a file in the work directory and pushes it through an fd. */
-    Result<PushOutcome> PushBytes(const std::string &wal_name, const std::string &data,
-                                  uint64_t sysid = kSysid, const std::string &cluster = "main",
-                                  Compression compression = Compression{}) {
-        std::string source = work_dir_.Sub("source-" + std::to_string(counter_++));
-        WriteFileBytes(source, data);
-        ReadFd fd(source);
-        if (fd.fd < 0) return Status(ErrorKind::internal, "test could not open source");
-        return store_.Push(cluster, sysid, wal_name, fd.fd, compression);
-    }
-
-    TempDir repo_dir_;
-    TempDir work_dir_;
-    Repository repository_;
-    WalStore store_;
-    int counter_ = 0;
-};
+using WalStoreTest = test_wal::WalRepositoryTest;
 
 TEST_F(WalStoreTest, PushThenGetIsByteIdentical) {
     std::string segment = pg_ark_test::MakeFakeSegment(kSysid, 1);
