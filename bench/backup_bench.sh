@@ -130,15 +130,6 @@ RESTORE_DIR=$RUN_DIR/restore
 
 ARK_BACKUP_CPU=""; ARK_RESTORE_CPU=""
 
-declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
-ORDER=()
-add_row() { ORDER+=("$1"); LABEL[$1]=$2; }
-record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
-    if [[ -z ${BEST_BACKUP[$1]:-} ]] || (( $2 < BEST_BACKUP[$1] )); then BEST_BACKUP[$1]=$2; fi
-    if [[ -z ${BEST_RESTORE[$1]:-} ]] || (( $4 < BEST_RESTORE[$1] )); then BEST_RESTORE[$1]=$4; fi
-    STORED[$1]=$3
-    note "run $run/$RUNS ${LABEL[$1]}: backup $(fmt_s "$2"), $(( $3 / 1048576 )) MiB stored, restore $(fmt_s "$4")"
-}
 
 # ---------------------------------------------------------------------------------------------
 # 1. The source database
@@ -214,24 +205,11 @@ run_pg_ark() {
 
 # run_pgbackrest LEVEL: stanza in a fresh repository with zst at LEVEL, one backup, one restore.
 run_pgbackrest() {
-    local level=$1 key=pgbr-zst$1 label backup_us stored
+    local level=$1 key=pgbr-zst$1
     pgbackrest_setup compress-type=zst compress-level="$level" process-max=2 start-fast=y archive-async=n \
         repo1-retention-full=99
 
-    settle
-    timed "$RUN_DIR/$key-$run.backup.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
-        --type=full backup
-    backup_us=$ELAPSED_US
-    label=$(pgbackrest_newest F)
-    [[ -n $label ]] || die "pgBackRest: no full backup in $PGBR_REPO/backup/$STANZA"
-    stored=$(sum_bytes "$PGBR_REPO/backup/$STANZA/$label")
-
-    fresh_restore_dir
-    drop_caches
-    timed "$RUN_DIR/$key-$run.restore.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
-        --set="$label" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote restore
-    record "$key" "$backup_us" "$stored" "$ELAPSED_US"
-    verify_restore "$key"
+    pgbackrest_full_and_restore "$key" "$PGBR_REPO/backup/$STANZA"
     set_archiving none
     rm -rf "$RESTORE_DIR" "$PGBR_REPO" "$RUN_DIR/pgbr"
 }
@@ -309,11 +287,7 @@ stop_cluster "$SRC" fast
 # ---------------------------------------------------------------------------------------------
 echo "Full backup and restore, pgbench scale $SCALE with random fillers ($(( DB_BYTES / 1048576 )) MiB without pg_wal), cold cache, min of $RUNS run(s)"
 echo "$( (( DO_ARK )) && "$PG_ARK" version 2>/dev/null | head -n 1)$( (( DO_ARK )) && echo '; ')$( (( DO_PGBR )) && "$PGBACKREST" version 2>/dev/null | head -n 1)$( (( DO_PGBR )) && echo '; ')$("$PG_BINDIR/postgres" --version); $(nproc) CPUs"
-printf '%-26s %10s %11s %10s\n' "tool/config" "backup s" "stored MiB" "restore s"
-for k in "${ORDER[@]}"; do
-    awk -v l="${LABEL[$k]}" -v b="${BEST_BACKUP[$k]}" -v s="${STORED[$k]}" -v r="${BEST_RESTORE[$k]}" \
-        'BEGIN { printf "%-26s %10.2f %11.1f %10.2f\n", l, b / 1e6, s / 1048576, r / 1e6 }'
-done
+print_backup_table
 if (( DO_ARK )) && (( ${#ORDER[@]} > 1 )); then
     echo "pg_ark time / peer time (below 1: pg_ark faster)"
     printf '%-26s %10s %10s\n' "peer" "backup" "restore"

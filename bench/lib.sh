@@ -607,11 +607,59 @@ pgbackrest_setup() {
         { cat "$RUN_DIR/pgbr-check.log" >&2; die "pgbackrest check failed"; }
 }
 
-# pgbackrest_newest TYPE-LETTER: the label of the newest pgBackRest backup whose label ends so
-# (F full, I incremental, D differential).
+# pgbackrest_newest TYPE-LETTER [DIR]: the label of the newest pgBackRest backup whose label ends
+# so (F full, I incremental, D differential), among the backup directories in DIR (default the
+# stanza's in PGBR_REPO).
 pgbackrest_newest() {
-    find "$PGBR_REPO/backup/$STANZA" -mindepth 1 -maxdepth 1 -type d -name "*$1" -printf '%f\n' |
+    find "${2:-$PGBR_REPO/backup/$STANZA}" -mindepth 1 -maxdepth 1 -type d -name "*$1" -printf '%f\n' |
         sort | tail -n 1
+}
+
+# pgbackrest_full_and_restore KEY DIR [FIND-TEST...]: with the stanza set up, a timed full
+# backup (source settled first) and a timed restore of it into a fresh RESTORE_DIR (cold cache),
+# recorded as KEY, then the restore verified. DIR holds the stanza's backup directories as
+# stored; the stored size is that of the backup's files there that match FIND-TEST.
+pgbackrest_full_and_restore() {
+    local key=$1 dir=$2 label backup_us stored
+    shift 2
+    settle
+    timed "$RUN_DIR/$key-$run.backup.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
+        --type=full backup
+    backup_us=$ELAPSED_US
+    label=$(pgbackrest_newest F "$dir")
+    [[ -n $label ]] || die "pgBackRest: no full backup in $dir"
+    stored=$(sum_bytes "$dir/$label" "$@")
+
+    fresh_restore_dir
+    drop_caches
+    timed "$RUN_DIR/$key-$run.restore.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
+        --set="$label" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote restore
+    record "$key" "$backup_us" "$stored" "$ELAPSED_US"
+    verify_restore "$key"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The backup and restore table (backup_bench.sh, s3_bench.sh): a row per tool and
+# configuration, each figure the minimum over the rounds (the sourcing script's run and RUNS).
+# ---------------------------------------------------------------------------------------------
+declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
+ORDER=()
+add_row() { ORDER+=("$1"); LABEL[$1]=$2; } # add_row KEY LABEL
+
+record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
+    if [[ -z ${BEST_BACKUP[$1]:-} ]] || (( $2 < BEST_BACKUP[$1] )); then BEST_BACKUP[$1]=$2; fi
+    if [[ -z ${BEST_RESTORE[$1]:-} ]] || (( $4 < BEST_RESTORE[$1] )); then BEST_RESTORE[$1]=$4; fi
+    STORED[$1]=$3
+    note "run $run/$RUNS ${LABEL[$1]}: backup $(fmt_s "$2"), $(( $3 / 1048576 )) MiB stored, restore $(fmt_s "$4")"
+}
+
+print_backup_table() {
+    local k
+    printf '%-26s %10s %11s %10s\n' "tool/config" "backup s" "stored MiB" "restore s"
+    for k in "${ORDER[@]}"; do
+        awk -v l="${LABEL[$k]}" -v b="${BEST_BACKUP[$k]}" -v s="${STORED[$k]}" -v r="${BEST_RESTORE[$k]}" \
+            'BEGIN { printf "%-26s %10.2f %11.1f %10.2f\n", l, b / 1e6, s / 1048576, r / 1e6 }'
+    done
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -138,26 +138,21 @@ fresh_s3() {
     die "s3rver did not start listening"
 }
 
-# stored_under PREFIX: bytes of the objects whose keys start with PREFIX/ (s3rver keeps each
-# object's body in a file named <key>._S3rver_object under <directory>/<bucket>).
+# s3rver keeps each object's body in a file named <key>._S3rver_object under <directory>/<bucket>.
+S3_OBJECT='*._S3rver_object'
+
+# stored_under PREFIX: bytes of the objects whose keys start with PREFIX/.
 stored_under() {
     local dir=$S3_DIR/$BUCKET/$1
     [[ -d $dir ]] || die "no objects under s3://$BUCKET/$1 (s3rver's directory layout changed?)"
-    find "$dir" -type f -name '*._S3rver_object' -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'
+    sum_bytes "$dir" -name "$S3_OBJECT"
 }
+
+cipher_label() { if [[ $1 == aes ]]; then echo ", encrypted"; fi; } # a label's suffix
 
 # ---------------------------------------------------------------------------------------------
 # The runs
 # ---------------------------------------------------------------------------------------------
-declare -A BEST_BACKUP BEST_RESTORE STORED LABEL
-ORDER=()
-add_row() { ORDER+=("$1"); LABEL[$1]=$2; }
-record() { # record KEY BACKUP_US STORED_BYTES RESTORE_US
-    if [[ -z ${BEST_BACKUP[$1]:-} ]] || (( $2 < BEST_BACKUP[$1] )); then BEST_BACKUP[$1]=$2; fi
-    if [[ -z ${BEST_RESTORE[$1]:-} ]] || (( $4 < BEST_RESTORE[$1] )); then BEST_RESTORE[$1]=$4; fi
-    STORED[$1]=$3
-    note "run $run/$RUNS ${LABEL[$1]}: backup $(fmt_s "$2"), $(( $3 / 1048576 )) MiB stored, restore $(fmt_s "$4")"
-}
 
 declare -A BEST_FETCH
 FETCH_ORDER=()
@@ -248,8 +243,8 @@ run_pg_ark() {
     record "$key" "$backup_us" "$stored" "$ELAPSED_US"
     verify_restore "$key"
     if (( WAL_SEGMENTS > 0 )); then
-        local suffix=""
-        [[ $cipher == aes ]] && suffix=", encrypted"
+        local suffix
+        suffix=$(cipher_label "$cipher")
         write_wal
         fetch_wal "$key-fetch8" "pg_ark archive-get, ahead 8$suffix" \
             "$PG_ARK" archive-get --config "$ARK_CONF" --cluster "$CLUSTER"
@@ -267,7 +262,7 @@ run_pg_ark() {
 
 # run_pgbackrest none|aes: stanza in a fresh bucket, one backup, one restore.
 run_pgbackrest() {
-    local cipher=$1 key=pgbr-$1 label backup_us stored
+    local cipher=$1 key=pgbr-$1
     fresh_s3 # first: the lines name its port
     local lines=(
         compress-type=zst compress-level=1 process-max=2 start-fast=y archive-async=n
@@ -286,24 +281,10 @@ run_pgbackrest() {
     pgbackrest_setup "${lines[@]}"
     chmod 0600 "$PGBR_CONF"
 
-    settle
-    timed "$RUN_DIR/$key-$run.backup.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
-        --type=full backup
-    backup_us=$ELAPSED_US
-    label=$(find "$S3_DIR/$BUCKET/pgbr/backup/$STANZA" -mindepth 1 -maxdepth 1 -type d -name '*F' \
-        -printf '%f\n' | sort | tail -n 1)
-    [[ -n $label ]] || die "pgBackRest: no full backup in s3://$BUCKET/pgbr/backup/$STANZA"
-    stored=$(stored_under "pgbr/backup/$STANZA/$label")
-
-    fresh_restore_dir
-    drop_caches
-    timed "$RUN_DIR/$key-$run.restore.log" as_pg "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" \
-        --set="$label" --pg1-path="$RESTORE_DIR" --type=immediate --target-action=promote restore
-    record "$key" "$backup_us" "$stored" "$ELAPSED_US"
-    verify_restore "$key"
+    pgbackrest_full_and_restore "$key" "$S3_DIR/$BUCKET/pgbr/backup/$STANZA" -name "$S3_OBJECT"
     if (( WAL_SEGMENTS > 0 )); then
-        local suffix=""
-        [[ $cipher == aes ]] && suffix=", encrypted"
+        local suffix
+        suffix=$(cipher_label "$cipher")
         write_wal
         fetch_wal "$key-fetchsync" "pgBackRest archive-get$suffix" \
             "$PGBACKREST" --config="$PGBR_CONF" --stanza="$STANZA" --pg1-path="$RUN_DIR/fetch" archive-get
@@ -345,11 +326,7 @@ stop_cluster "$SRC" fast
 # ---------------------------------------------------------------------------------------------
 echo "Full backup and restore to S3 (s3rver $("$S3RVER" --version 2>/dev/null) over HTTPS on loopback), pgbench scale $SCALE with random fillers ($(( DB_BYTES / 1048576 )) MiB without pg_wal), cold cache, min of $RUNS run(s)"
 echo "$("$PG_ARK" version 2>/dev/null | head -n 1); $("$PGBACKREST" version 2>/dev/null | head -n 1); $("$PG_BINDIR/postgres" --version); $(nproc) CPUs"
-printf '%-26s %10s %11s %10s\n' "tool/config" "backup s" "stored MiB" "restore s"
-for k in "${ORDER[@]}"; do
-    awk -v l="${LABEL[$k]}" -v b="${BEST_BACKUP[$k]}" -v s="${STORED[$k]}" -v r="${BEST_RESTORE[$k]}" \
-        'BEGIN { printf "%-26s %10.2f %11.1f %10.2f\n", l, b / 1e6, s / 1048576, r / 1e6 }'
-done
+print_backup_table
 echo "pg_ark time / pgBackRest time, same configuration (below 1: pg_ark faster)"
 printf '%-26s %10s %10s\n' "configuration" "backup" "restore"
 for c in "${CIPHERS[@]}"; do
