@@ -134,13 +134,7 @@ ARK_BACKUP_CPU=""; ARK_RESTORE_CPU=""
 # ---------------------------------------------------------------------------------------------
 # 1. The source database
 # ---------------------------------------------------------------------------------------------
-open_db "$REUSE_DB"
-set_archiving none
-start_cluster "$SRC" "$SRC_LOG"
-psql_q -c "CHECKPOINT" >/dev/null
-SRC_CHECK=$(psql_q -c "$CHECK_SQL")
-DB_BYTES=$(( $(du -sb --exclude=pg_wal "$SRC" | cut -f1) ))
-note "source: $(( DB_BYTES / 1048576 )) MiB without pg_wal; pgbench_accounts sum|count|hash = $SRC_CHECK"
+start_source
 
 # ---------------------------------------------------------------------------------------------
 # 2. The tools

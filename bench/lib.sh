@@ -543,6 +543,19 @@ settle() {
     drop_caches
 }
 
+# start_source: the database opened (open_db REUSE_DB) and started without archiving; sets
+# SRC_CHECK (CHECK_SQL on it, which every restore must reproduce) and DB_BYTES (its size
+# without pg_wal).
+start_source() {
+    open_db "$REUSE_DB"
+    set_archiving none
+    start_cluster "$SRC" "$SRC_LOG"
+    psql_q -c "CHECKPOINT" >/dev/null
+    SRC_CHECK=$(psql_q -c "$CHECK_SQL")
+    DB_BYTES=$(( $(du -sb --exclude=pg_wal "$SRC" | cut -f1) ))
+    note "source: $(( DB_BYTES / 1048576 )) MiB without pg_wal; pgbench_accounts sum|count|hash = $SRC_CHECK"
+}
+
 # fresh_restore_dir: an empty RESTORE_DIR, mode 0700, owned by postgres.
 fresh_restore_dir() {
     rm -rf "$RESTORE_DIR"

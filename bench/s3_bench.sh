@@ -296,13 +296,7 @@ run_pgbackrest() {
     rm -rf "$RESTORE_DIR" "$RUN_DIR/pgbr"
 }
 
-open_db "$REUSE_DB"
-set_archiving none
-start_cluster "$SRC" "$SRC_LOG"
-psql_q -c "CHECKPOINT" >/dev/null
-SRC_CHECK=$(psql_q -c "$CHECK_SQL")
-DB_BYTES=$(( $(du -sb --exclude=pg_wal "$SRC" | cut -f1) ))
-note "source: $(( DB_BYTES / 1048576 )) MiB without pg_wal; pgbench_accounts sum|count|hash = $SRC_CHECK"
+start_source
 
 CIPHERS=(none)
 (( CIPHER )) && CIPHERS+=(aes)
